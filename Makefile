@@ -1,0 +1,51 @@
+# WebSocket from Scratch: the two commands that do all set-up.
+#   make lab    open the notebook series in JupyterLab
+#   make test   run every test (lint, types, unit and interop tests, every notebook)
+# Both create (or reuse) a virtual environment in .venv with Python 3.10 or newer.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test lint strip bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make lab    open the series in JupyterLab (creates .venv on first use)"
+	@echo "make test   run every test, notebooks included"
+	@echo "make strip  remove outputs from the notebooks before committing"
+	@echo "make bench  run the benchmark scripts"
+	@echo "make clean  remove .venv and caches"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed: run make with PYTHON=python3.x")'
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the dependency list changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[lab,test]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00-welcome.ipynb
+
+test: $(STAMP)
+	$(BIN)/ruff check wslib tests benchmarks notebooks
+	$(BIN)/ruff format --check wslib tests benchmarks notebooks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check wslib tests benchmarks notebooks
+	$(BIN)/ruff format --check wslib tests benchmarks notebooks
+
+strip: $(STAMP)
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TypeVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wslib import StreamReader
+
+T = TypeVar("T")
+
+
+def run(gen: Generator[None, None, T]) -> T:
+    """Run a parser generator to completion on what is already buffered."""
+    try:
+        next(gen)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise AssertionError("parser wanted more data")
+
+
+def test_read_exact_waits_for_enough_bytes() -> None:
+    reader = StreamReader()
+    gen = reader.read_exact(5)
+    next(gen)  # nothing buffered: it pauses
+    reader.feed_data(b"Hel")
+    next(gen)  # still not enough
+    reader.feed_data(b"lo, world")
+    with pytest.raises(StopIteration) as done:
+        next(gen)
+    assert done.value.value == b"Hello"
+    assert bytes(reader.buffer) == b", world"
+
+
+def test_read_line_includes_the_terminator() -> None:
+    reader = StreamReader()
+    reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    assert run(reader.read_line(100)) == b"GET / HTTP/1.1\r\n"
+    assert run(reader.read_line(100)) == b"Host: x\r\n"
+
+
+def test_read_line_limit_is_enforced_before_the_line_ends() -> None:
+    reader = StreamReader()
+    gen = reader.read_line(8)
+    next(gen)
+    reader.feed_data(b"0123456789")  # no newline yet, already over the limit
+    with pytest.raises(RuntimeError, match="longer than 8"):
+        next(gen)
+
+
+def test_read_line_limit_counts_the_terminator() -> None:
+    reader = StreamReader()
+    reader.feed_data(b"12345678\r\n")
+    with pytest.raises(RuntimeError):
+        run(reader.read_line(8))
+
+
+def test_eof_before_enough_bytes() -> None:
+    reader = StreamReader()
+    reader.feed_data(b"ab")
+    reader.feed_eof()
+    with pytest.raises(EOFError):
+        run(reader.read_exact(3))
+    with pytest.raises(EOFError):
+        run(reader.read_line(10))
+
+
+def test_feed_after_eof_is_an_error() -> None:
+    reader = StreamReader()
+    reader.feed_eof()
+    with pytest.raises(EOFError):
+        reader.feed_data(b"x")
+
+
+def test_at_eof() -> None:
+    reader = StreamReader()
+    gen = reader.at_eof()
+    next(gen)
+    reader.feed_data(b"x")
+    with pytest.raises(StopIteration) as done:
+        next(gen)
+    assert done.value.value is False
+    reader.discard()
+    reader.feed_eof()
+    assert run(reader.at_eof()) is True
+
+
+def test_negative_read_is_refused() -> None:
+    with pytest.raises(ValueError):
+        run(StreamReader().read_exact(-1))
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(1, 50), max_size=30))
+def test_any_chunking_gives_the_same_bytes(data: bytes, cuts: list[int]) -> None:
+    reader = StreamReader()
+    gen = reader.read_exact(len(data))
+    pos = 0
+    result = None
+    chunks = []
+    for cut in cuts:
+        chunks.append(data[pos : pos + cut])
+        pos += cut
+    chunks.append(data[pos:])
+    try:
+        next(gen)
+        for chunk in chunks:
+            reader.feed_data(chunk)
+            next(gen)
+    except StopIteration as done:
+        result = done.value
+    assert result == data

@@ -1,0 +1,92 @@
+"""A byte buffer that parsers read from: fed with whatever chunks arrive.
+
+TCP delivers a *stream* of bytes, not messages: one ``recv()`` may return half a frame, or three
+frames and the start of a fourth. The article's server assumed one ``recv(1024)`` is one frame;
+this module is the fix. Bytes go in with :meth:`StreamReader.feed_data`, and parsers written as
+generators ask for exact amounts with :meth:`StreamReader.read_exact` and
+:meth:`StreamReader.read_line`. While not enough bytes have arrived, the generator pauses
+(``yield``) and the caller feeds more data later. The same parser therefore decodes a live socket
+and a TCP stream reassembled from a capture file.
+
+The pattern is the one python-websockets uses (``websockets/streams.py``)::
+
+    reader = StreamReader()
+    parser = Frame.parse(reader.read_exact, mask=True)   # a generator
+    next(parser)                                         # runs until it needs data
+    reader.feed_data(chunk)                              # later: more bytes arrived
+    parser.send(None)  -> StopIteration(value=frame)     # finished: .value is the result
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+__all__ = ["StreamReader"]
+
+
+class StreamReader:
+    """Buffer incoming bytes; let generator-based parsers read lines and exact byte counts."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.eof = False
+
+    def feed_data(self, data: bytes) -> None:
+        """Append ``data`` to the buffer (the bytes one ``recv()`` returned)."""
+        if self.eof:
+            raise EOFError("stream ended")
+        self.buffer += data
+
+    def feed_eof(self) -> None:
+        """Record that no more bytes will come (the peer closed its side of TCP)."""
+        self.eof = True
+
+    def read_line(self, max_length: int) -> Generator[None, None, bytes]:
+        """Read one line, up to and including the next ``\\n`` (HTTP lines end with ``\\r\\n``).
+
+        Returns the line including its terminator. Raises :class:`EOFError` if the stream ends
+        first and :class:`RuntimeError` if no line ending shows up in ``max_length`` bytes: a
+        security limit, so that a peer cannot make us buffer an endless line.
+        """
+        start = 0
+        while True:
+            end = self.buffer.find(b"\n", start) + 1
+            if end > 0:
+                break
+            if len(self.buffer) > max_length:
+                raise RuntimeError(f"line longer than {max_length} bytes")
+            if self.eof:
+                raise EOFError(f"stream ends after {len(self.buffer)} bytes, before end of line")
+            start = len(self.buffer)
+            yield
+        if end > max_length:
+            raise RuntimeError(f"line longer than {max_length} bytes")
+        line = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        return line
+
+    def read_exact(self, n: int) -> Generator[None, None, bytes]:
+        """Read exactly ``n`` bytes; raise :class:`EOFError` if the stream ends first."""
+        if n < 0:
+            raise ValueError("n must be zero or positive")
+        while len(self.buffer) < n:
+            if self.eof:
+                missing = n - len(self.buffer)
+                raise EOFError(f"stream ends {missing} bytes before the end of what was expected")
+            yield
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+    def at_eof(self) -> Generator[None, None, bool]:
+        """Wait until data arrives or the stream ends; return True only if it ended with no data."""
+        while True:
+            if self.buffer:
+                return False
+            if self.eof:
+                return True
+            yield
+
+    def discard(self) -> None:
+        """Drop everything buffered (after a fatal error, nothing more will be parsed)."""
+        del self.buffer[:]
