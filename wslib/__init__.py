@@ -30,11 +30,13 @@ from .exceptions import (
     ProtocolError,
     WebSocketError,
 )
+from .handshake import GUID, accept_key, generate_key
 from .streams import StreamReader
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GUID",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
@@ -53,4 +55,6 @@ __all__ = [
     "ProtocolError",
     "StreamReader",
     "WebSocketError",
+    "accept_key",
+    "generate_key",
 ]
