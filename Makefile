@@ -7,6 +7,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Extra options for `jupyter lab`, e.g. make lab LAB_ARGS="--no-browser --port=9999"
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told (containers, CI).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint strip bench clean help
 .DEFAULT_GOAL := help
@@ -20,7 +24,9 @@ help:
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed: run make with PYTHON=python3.x")'
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "Could not create a virtual environment. On Debian/Ubuntu: sudo apt-get install python3-venv"; \
+	  exit 1; }
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -29,7 +35,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00-welcome.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00-welcome.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check wslib tests benchmarks notebooks
