@@ -6,6 +6,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# What ruff lints and formats (only the folders that exist)
+LINTED := $(wildcard wslib tests benchmarks notebooks)
 STAMP  := $(VENV)/.installed
 # Extra options for `jupyter lab`, e.g. make lab LAB_ARGS="--no-browser --port=9999"
 LAB_ARGS ?=
@@ -38,14 +40,14 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00-welcome.ipynb
 
 test: $(STAMP)
-	$(BIN)/ruff check wslib tests benchmarks notebooks
-	$(BIN)/ruff format --check wslib tests benchmarks notebooks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check wslib tests benchmarks notebooks
-	$(BIN)/ruff format --check wslib tests benchmarks notebooks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 strip: $(STAMP)
 	$(BIN)/nbstripout notebooks/*.ipynb

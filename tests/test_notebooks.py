@@ -16,9 +16,17 @@ LIMIT_S = 60
 # Appended after the notebook's last cell: nothing the notebook started may still run.
 LEAK_CHECK = """
 import os, threading, time
+_KERNEL_MODULES = ("zmq", "ipykernel", "IPython", "jupyter_client", "tornado", "comm")
 _deadline = time.monotonic() + 3
 while time.monotonic() < _deadline:
-    _left = [t for t in threading.enumerate() if t.ident not in __threads_before and t.is_alive()]
+    _left = [
+        t
+        for t in threading.enumerate()
+        if t.ident not in __threads_before
+        and t.is_alive()
+        # the kernel's own helpers (pyzmq starts a garbage-collector thread for large outputs)
+        and not type(t).__module__.startswith(_KERNEL_MODULES)
+    ]
     if not _left:
         break
     time.sleep(0.05)

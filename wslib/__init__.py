@@ -30,7 +30,20 @@ from .exceptions import (
     ProtocolError,
     WebSocketError,
 )
-from .handshake import GUID, accept_key, generate_key
+from .handshake import (
+    GUID,
+    Headers,
+    MultipleValuesError,
+    Request,
+    Response,
+    accept,
+    accept_key,
+    check_response,
+    client_request,
+    generate_key,
+    parse_token_list,
+    reject,
+)
 from .streams import StreamReader
 
 __version__ = "0.1.0"
@@ -42,6 +55,7 @@ __all__ = [
     "ConnectionClosedOK",
     "HandshakeError",
     "HeadTooLarge",
+    "Headers",
     "InvalidHeader",
     "InvalidMethod",
     "InvalidOrigin",
@@ -51,10 +65,18 @@ __all__ = [
     "InvalidState",
     "InvalidURI",
     "InvalidVersion",
+    "MultipleValuesError",
     "PayloadTooBig",
     "ProtocolError",
+    "Request",
+    "Response",
     "StreamReader",
     "WebSocketError",
+    "accept",
     "accept_key",
+    "check_response",
+    "client_request",
     "generate_key",
+    "parse_token_list",
+    "reject",
 ]
