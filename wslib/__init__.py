@@ -5,6 +5,9 @@ One module per concept of the RFC:
 
 - :mod:`wslib.handshake`: the opening handshake (§4) and ``Sec-WebSocket-Accept`` (§1.3).
 - :mod:`wslib.streams`: a buffer that parsers read exact byte counts and lines from.
+- :mod:`wslib.frames`: frames on the wire (§5.2), their checks, close payloads (§5.5.1, §7.4).
+- :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
+- :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
 - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
 - :mod:`wslib.exercises`: automatic checks for the notebooks' exercises.
 """
@@ -30,6 +33,7 @@ from .exceptions import (
     ProtocolError,
     WebSocketError,
 )
+from .frames import Close, CloseCode, Frame, Opcode
 from .handshake import (
     GUID,
     Headers,
@@ -44,15 +48,20 @@ from .handshake import (
     parse_token_list,
     reject,
 )
+from .masking import apply_mask
+from .messages import MessageAssembler
 from .streams import StreamReader
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GUID",
+    "Close",
+    "CloseCode",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "Frame",
     "HandshakeError",
     "HeadTooLarge",
     "Headers",
@@ -65,7 +74,9 @@ __all__ = [
     "InvalidState",
     "InvalidURI",
     "InvalidVersion",
+    "MessageAssembler",
     "MultipleValuesError",
+    "Opcode",
     "PayloadTooBig",
     "ProtocolError",
     "Request",
@@ -74,6 +85,7 @@ __all__ = [
     "WebSocketError",
     "accept",
     "accept_key",
+    "apply_mask",
     "check_response",
     "client_request",
     "generate_key",

@@ -1,0 +1,91 @@
+"""Masking (RFC 6455 §5.3): wslib.apply_mask against the per-byte definition."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wslib import apply_mask
+from wslib.masking import SMALL
+
+
+def reference(data: bytes, key: bytes) -> bytes:
+    """RFC 6455 §5.3, word for word: octet i is XORed with octet i MOD 4 of the key."""
+    return bytes(octet ^ key[i % 4] for i, octet in enumerate(data))
+
+
+KEY = bytes.fromhex("37fa213d")
+
+
+def test_rfc_example() -> None:
+    # RFC 6455 §5.7: "Hello" masked with 37 fa 21 3d
+    assert apply_mask(b"Hello", KEY) == bytes.fromhex("7f9f4d5158")
+
+
+@pytest.mark.parametrize("length", range(71))
+def test_every_small_length(length: int) -> None:
+    data = random.Random(length).randbytes(length)
+    assert apply_mask(data, KEY) == reference(data, KEY)
+
+
+@pytest.mark.parametrize(
+    "length", [SMALL - 5, SMALL - 1, SMALL, SMALL + 1, SMALL + 3, 4096, 65535, 65536, 65537]
+)
+def test_lengths_around_the_switch_between_the_two_tricks(length: int) -> None:
+    data = random.Random(length).randbytes(length)
+    assert apply_mask(data, KEY) == reference(data, KEY)
+
+
+@pytest.mark.parametrize("offset", range(8))
+@pytest.mark.parametrize("length", [0, 1, 3, 4, 5, 63, 64, 65, SMALL + 7])
+def test_alignment_of_memoryview_and_bytearray_slices(offset: int, length: int) -> None:
+    backing = random.Random(offset * 1000 + length).randbytes(offset + length + 8)
+    expected = reference(backing[offset : offset + length], KEY)
+    assert apply_mask(memoryview(backing)[offset : offset + length], KEY) == expected
+    assert apply_mask(bytearray(backing)[offset : offset + length], KEY) == expected
+    # the key itself may come from a slice too (as it does in a parser)
+    key_backing = b"\x00" * offset + KEY
+    assert apply_mask(backing[offset : offset + length], memoryview(key_backing)[offset:]) == (
+        expected
+    )
+
+
+def test_non_contiguous_and_multibyte_memoryviews() -> None:
+    backing = bytes(range(200))
+    strided = memoryview(backing)[::3]
+    assert apply_mask(strided, KEY) == reference(bytes(strided), KEY)
+    words = memoryview(backing[:64]).cast("I")  # 16 items of 4 bytes: masks the 64 bytes
+    assert apply_mask(words, KEY) == reference(backing[:64], KEY)
+
+
+def test_result_is_bytes() -> None:
+    assert type(apply_mask(bytearray(b"abc"), KEY)) is bytes
+    assert type(apply_mask(b"a" * (SMALL * 2), KEY)) is bytes
+
+
+@pytest.mark.parametrize("key", [b"", b"abc", b"abcde"])
+def test_key_must_be_four_bytes(key: bytes) -> None:
+    with pytest.raises(ValueError, match="4 bytes"):
+        apply_mask(b"data", key)
+
+
+@given(st.binary(max_size=3 * SMALL), st.binary(min_size=4, max_size=4))
+def test_matches_the_definition(data: bytes, key: bytes) -> None:
+    assert apply_mask(data, key) == reference(data, key)
+
+
+@given(st.binary(max_size=3 * SMALL), st.binary(min_size=4, max_size=4))
+def test_masking_twice_is_the_identity(data: bytes, key: bytes) -> None:
+    # XOR is its own inverse: the same function masks (client) and unmasks (server)
+    assert apply_mask(apply_mask(data, key), key) == data
+
+
+@given(st.binary(max_size=3 * SMALL), st.binary(min_size=4, max_size=4))
+def test_agrees_with_websockets(data: bytes, key: bytes) -> None:
+    from websockets.speedups import apply_mask as websockets_c
+    from websockets.utils import apply_mask as websockets_python
+
+    assert apply_mask(data, key) == websockets_python(data, key) == websockets_c(data, key)
