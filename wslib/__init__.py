@@ -8,6 +8,7 @@ One module per concept of the RFC:
 - :mod:`wslib.frames`: frames on the wire (§5.2), their checks, close payloads (§5.5.1, §7.4).
 - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
 - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
+- :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
 - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
 - :mod:`wslib.exercises`: automatic checks for the notebooks' exercises.
 """
@@ -50,17 +51,34 @@ from .handshake import (
 )
 from .masking import apply_mask
 from .messages import MessageAssembler
+from .protocol import (
+    BinaryMessage,
+    Closed,
+    CloseReceived,
+    Connection,
+    Event,
+    Ping,
+    Pong,
+    Side,
+    State,
+    TextMessage,
+)
 from .streams import StreamReader
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GUID",
+    "BinaryMessage",
     "Close",
     "CloseCode",
+    "CloseReceived",
+    "Closed",
+    "Connection",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "Event",
     "Frame",
     "HandshakeError",
     "HeadTooLarge",
@@ -78,10 +96,15 @@ __all__ = [
     "MultipleValuesError",
     "Opcode",
     "PayloadTooBig",
+    "Ping",
+    "Pong",
     "ProtocolError",
     "Request",
     "Response",
+    "Side",
+    "State",
     "StreamReader",
+    "TextMessage",
     "WebSocketError",
     "accept",
     "accept_key",
