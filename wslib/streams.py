@@ -61,7 +61,8 @@ class StreamReader:
             yield
         if end > max_length:
             raise RuntimeError(f"line longer than {max_length} bytes")
-        line = bytes(self.buffer[:end])
+        with memoryview(self.buffer) as view:
+            line = bytes(view[:end])
         del self.buffer[:end]
         return line
 
@@ -74,7 +75,8 @@ class StreamReader:
                 missing = n - len(self.buffer)
                 raise EOFError(f"stream ends {missing} bytes before the end of what was expected")
             yield
-        data = bytes(self.buffer[:n])
+        with memoryview(self.buffer) as view:  # one copy, straight into the bytes returned
+            data = bytes(view[:n])
         del self.buffer[:n]
         return data
 
