@@ -9,12 +9,15 @@ One module per concept of the RFC:
 - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
 - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
 - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
+- :mod:`wslib.server` and :mod:`wslib.client`: :func:`serve` and :func:`connect`, a threaded server
+  and a blocking client on real sockets (the only modules here that touch the network).
 - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
 - :mod:`wslib.exercises`: automatic checks for the notebooks' exercises.
 """
 
 from __future__ import annotations
 
+from .client import ClientConnection, connect
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -63,6 +66,7 @@ from .protocol import (
     State,
     TextMessage,
 )
+from .server import Server, ServerConnection, SyncConnection, serve
 from .streams import StreamReader
 
 __version__ = "0.1.0"
@@ -70,6 +74,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GUID",
     "BinaryMessage",
+    "ClientConnection",
     "Close",
     "CloseCode",
     "CloseReceived",
@@ -101,9 +106,12 @@ __all__ = [
     "ProtocolError",
     "Request",
     "Response",
+    "Server",
+    "ServerConnection",
     "Side",
     "State",
     "StreamReader",
+    "SyncConnection",
     "TextMessage",
     "WebSocketError",
     "accept",
@@ -111,7 +119,9 @@ __all__ = [
     "apply_mask",
     "check_response",
     "client_request",
+    "connect",
     "generate_key",
     "parse_token_list",
     "reject",
+    "serve",
 ]
