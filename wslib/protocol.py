@@ -189,8 +189,18 @@ def _random_mask_key() -> bytes:
 
 
 def _close_reason(text: str) -> str:
-    """Cut ``text`` to the 123 bytes of UTF-8 that fit in a close frame, between characters."""
-    return text.encode()[: Close.MAX_REASON].decode(errors="ignore")
+    """Fit an error message into the 123 bytes of UTF-8 that a close frame's reason can hold.
+
+    A long message keeps its first clause (wslib's messages read "what happened: why"), and if
+    that is still too long, it is cut at a word boundary and marked with "...".
+    """
+    if len(text.encode()) <= Close.MAX_REASON:
+        return text
+    text = text.split(": ", 1)[0]
+    if len(text.encode()) <= Close.MAX_REASON:
+        return text
+    cut = text.encode()[: Close.MAX_REASON - 3].decode(errors="ignore")
+    return cut.rsplit(" ", 1)[0] + "..."
 
 
 class Connection:
