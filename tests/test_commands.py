@@ -49,7 +49,7 @@ def test_make_lab_serves_the_series() -> None:
         deadline = time.monotonic() + 20
         while not listing:  # the address is printed a moment before the server accepts
             try:
-                with opener.open(f"{url}/api/contents?token={token}", timeout=10) as r:
+                with opener.open(f"{url}/api/contents/notebooks?token={token}", timeout=10) as r:
                     listing = r.read().decode()
             except ConnectionRefusedError:
                 pass
