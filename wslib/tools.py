@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def capture_privileges() -> Tool:
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     except PermissionError:
-        python = os.path.realpath(shutil.which("python3") or "python3")
+        python = os.path.realpath(sys.executable)  # the real binary, not a venv link or pyenv shim
         return Tool(
             name,
             False,

@@ -1,0 +1,181 @@
+"""``python -m wslib.dump``: the command line, run as a learner would run it (a subprocess)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wslib import Frame, Opcode
+from wslib.dissect import conversations
+from wslib.dump import format_conversation
+
+from .conftest import ROOT
+from .test_dissect import Wire, echo_session, masked
+
+
+def dump(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wslib.dump", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+FRAME_LINE = re.compile(
+    r"^\s*(?P<time>\d+\.\d{6})  (?P<dir>C→S|S→C)  #(?P<packet>\d+)\s+(?P<opcode>[A-Z]+)\s+"
+    r"fin=(?P<fin>[01]) mask=(?P<mask>[01]) len=(?P<len>\d+)\s*(?P<rest>.*)$"
+)
+
+
+def test_prints_every_frame_like_a_dissector(tmp_path: Path) -> None:
+    path = echo_session().write(tmp_path / "echo.pcap")
+    done = dump(str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == "== tcp.stream 0: client 10.0.0.1:50123 -> server 10.0.0.2:8765"
+    frames = [m.groupdict() for line in lines if (m := FRAME_LINE.match(line))]
+    (conv,) = conversations(path)
+    assert len(frames) == len(conv.frames)
+    for shown, frame in zip(frames, conv.frames, strict=True):
+        assert shown["opcode"] == frame.opcode.name
+        assert shown["dir"] == ("C→S" if frame.direction == "c2s" else "S→C")
+        assert (shown["fin"], shown["mask"]) == (str(int(frame.fin)), str(int(frame.masked)))
+        assert int(shown["len"]) == frame.length
+        assert int(shown["packet"]) == frame.packet
+        assert float(shown["time"]) == pytest.approx(frame.time - conv.start, abs=1e-6)
+    assert frames[0]["rest"] == "'123'"
+    assert frames[-1]["rest"] == "code=1000 reason='bye'"
+    assert "TCP SYN" in lines[1] and "TCP FIN" in lines[-2]
+    assert any("HTTP GET /chat HTTP/1.1" in line for line in lines)
+    assert lines[-1].startswith("-- 6 frames, ") and "ended: close handshake" in lines[-1]
+    assert done.stdout.rstrip("\n") == format_conversation(conv)
+
+
+def test_port_option(tmp_path: Path) -> None:
+    path = echo_session().write(tmp_path / "echo.pcap")
+    assert dump(str(path), "--port", "8765").returncode == 0
+    done = dump(str(path), "--port", "8766")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == f"wslib.dump: no WebSocket conversation on port 8766 in {path}"
+
+
+def test_two_conversations_share_one_clock(tmp_path: Path) -> None:
+    first = echo_session(messages=["a"])
+    second = echo_session(Wire(("10.0.0.7", 40000), start=1_700_000_005), messages=["b"])
+    path = tmp_path / "two.pcap"
+    from scapy.utils import wrpcap
+
+    wrpcap(str(path), first.packets + second.packets)
+    done = dump(str(path))
+    assert done.returncode == 0
+    blocks = done.stdout.split("\n\n")
+    assert len(blocks) == 2 and blocks[1].startswith("== tcp.stream 1: client 10.0.0.7:40000")
+    second_start = FRAME_LINE.match(next(ln for ln in blocks[1].splitlines() if "TEXT" in ln))
+    assert second_start is not None and float(second_start["time"]) > 5
+
+
+def test_protocol_errors_are_shown_not_raised(tmp_path: Path) -> None:
+    wire = Wire()
+    wire.connect()
+    wire.upgrade()
+    wire.send("c2s", Frame(Opcode.TEXT, b"unmasked").serialize(mask=False))
+    wire.send("s2c", Frame(Opcode.TEXT, b"\xff").serialize(mask=False))
+    wire.send("c2s", masked(Frame(Opcode.TEXT, b"never")))
+    done = dump(str(wire.write(tmp_path / "bad.pcap")))
+    assert done.returncode == 0
+    assert "ERROR ProtocolError: unmasked frame from a client" in done.stdout
+    assert "ERROR InvalidPayloadData: text that is not UTF-8" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "no such file"),
+        ("text", "not a pcap or pcapng capture file"),
+        ("truncated", "truncated"),
+        ("empty", "not a pcap or pcapng capture file"),
+    ],
+)
+def test_file_problems_are_one_line_and_exit_1(tmp_path: Path, setup: str, message: str) -> None:
+    path = tmp_path / "capture.pcap"
+    if setup == "text":
+        path.write_text("GET / HTTP/1.1\r\n\r\n")
+    elif setup == "truncated":
+        full = echo_session().write(tmp_path / "full.pcap").read_bytes()
+        path.write_bytes(full[:-20])
+    elif setup == "empty":
+        path.write_bytes(b"")
+    done = dump(str(path))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"wslib.dump: error: {path}: ") and message in line
+
+
+def test_plain_http_capture_has_no_websocket(tmp_path: Path) -> None:
+    wire = Wire()
+    wire.connect()
+    wire.send("c2s", b"GET / HTTP/1.0\r\n\r\n")
+    wire.send("s2c", b"HTTP/1.0 200 OK\r\n\r\nhello")
+    wire.finish()
+    path = wire.write(tmp_path / "http.pcap")
+    done = dump(str(path))
+    assert done.returncode == 1
+    assert "no WebSocket conversation in" in done.stderr
+    done = dump(str(path), "--http")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("server 10.0.0.2:8765 (http)")
+    assert [ln.split("HTTP ", 1)[1] for ln in lines if " HTTP " in ln] == [
+        "GET / HTTP/1.0",
+        "HTTP/1.0 200 OK",
+    ]
+    assert "0 frames" in lines[-1] and "ended: FIN" in lines[-1]
+
+
+@pytest.mark.parametrize("args", [[], ["a.pcap", "--port", "x"], ["a.pcap", "--port", "0"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    done = dump(*args)
+    assert done.returncode == 2
+    assert "usage: python -m wslib.dump" in done.stderr
+
+
+def test_help_documents_the_exit_status() -> None:
+    done = dump("--help")
+    assert done.returncode == 0
+    for status in (
+        "0  at least one WebSocket conversation",
+        "1  the file cannot be read",
+        "2  wrong command-line usage",
+    ):
+        assert status in done.stdout
+
+
+def test_shipped_echo_capture() -> None:
+    path = ROOT / "data" / "pcaps" / "echo-123-456.pcap"
+    if not path.exists():
+        pytest.skip("data/pcaps/echo-123-456.pcap is not recorded yet")
+    done = dump("data/pcaps/echo-123-456.pcap")
+    assert done.returncode == 0
+    texts = [m["rest"] for ln in done.stdout.splitlines() if (m := FRAME_LINE.match(ln))]
+    assert texts[:4] == ["'123'", "'123'", "'456'", "'456'"]
+
+
+def test_compressed_frames_show_the_inflated_text(tmp_path: Path) -> None:
+    from .test_dissect import deflate_session
+
+    wire, texts = deflate_session(fragment=False)
+    done = dump(str(wire.write(tmp_path / "deflate.pcap")))
+    assert done.returncode == 0, done.stderr
+    frames = [m.groupdict() for ln in done.stdout.splitlines() if (m := FRAME_LINE.match(ln))]
+    assert frames[0]["rest"] == f"[deflate, 17 bytes inflated] {texts[0]!r}"
+    assert int(frames[2]["len"]) < int(frames[0]["len"])  # the same text again, fewer bytes
