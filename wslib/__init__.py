@@ -12,6 +12,16 @@ One module per concept of the RFC:
 - :mod:`wslib.server` and :mod:`wslib.client`: :func:`serve` and :func:`connect`, a threaded server
   and a blocking client on real sockets (the only modules here that touch the network).
 - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
+
+Around the protocol, for the notebooks (import them by name: they load scapy or matplotlib,
+which ``import wslib`` does not):
+
+- :mod:`wslib.capture`: live loopback capture with scapy; :mod:`wslib.recordings` makes the
+  shipped captures in ``data/pcaps/``.
+- :mod:`wslib.dissect`: TCP reassembly and WebSocket decoding of pcap files with the parsers
+  above; ``python -m wslib.dump FILE.pcap`` prints what it finds.
+- :mod:`wslib.ladder`: sequence (ladder) diagrams of a dissected conversation.
+- :mod:`wslib.tools`: what this machine can do (capture privileges, nginx, tshark, Chromium).
 - :mod:`wslib.exercises`: automatic checks for the notebooks' exercises.
 """
 
