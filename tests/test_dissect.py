@@ -678,28 +678,36 @@ def test_read_packets_streams_scapy_packets(tmp_path: Path) -> None:
 # --- the shipped captures (real traffic) ---------------------------------------------------------
 
 
-def tcp_payload_bytes(path: Path, conv: Any) -> dict[str, int]:
-    """Count each direction's TCP payload with scapy, one copy per sequence number."""
-    seen: dict[str, dict[int, int]] = {"c2s": {}, "s2c": {}}
+def tcp_payload_by_sender(path: Path) -> dict[tuple[Endpoint, Endpoint], dict[int, int]]:
+    """Read the file once: each (sender, receiver)'s TCP payload, one copy per sequence number."""
+    seen: dict[tuple[Endpoint, Endpoint], dict[int, int]] = {}
     for pkt in rdpcap(str(path)):
         if not pkt.haslayer(TCP):
             continue
         ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
-        src = Endpoint(ip.src, pkt[TCP].sport)
-        dst = Endpoint(ip.dst, pkt[TCP].dport)
-        if {src, dst} != {conv.client, conv.server}:
-            continue
-        direction = "c2s" if src == conv.client else "s2c"
         data = bytes(pkt[TCP].payload)
         if data:
-            seen[direction][pkt[TCP].seq] = max(seen[direction].get(pkt[TCP].seq, 0), len(data))
-    return {d: sum(v.values()) for d, v in seen.items()}
+            pair = (Endpoint(ip.src, pkt[TCP].sport), Endpoint(ip.dst, pkt[TCP].dport))
+            sizes = seen.setdefault(pair, {})
+            sizes[pkt[TCP].seq] = max(sizes.get(pkt[TCP].seq, 0), len(data))
+    return seen
+
+
+def tcp_payload_bytes(
+    counts: dict[tuple[Endpoint, Endpoint], dict[int, int]], conv: Any
+) -> dict[str, int]:
+    """Each direction's TCP payload bytes of one conversation."""
+    return {
+        "c2s": sum(counts.get((conv.client, conv.server), {}).values()),
+        "s2c": sum(counts.get((conv.server, conv.client), {}).values()),
+    }
 
 
 @pytest.mark.parametrize("path", PCAPS, ids=[p.name for p in PCAPS])
 def test_shipped_capture(path: Path) -> None:
     convs = conversations(path, http=True)
     assert convs, f"{path.name}: nothing decoded"
+    counts = tcp_payload_by_sender(path)
     for conv in convs:
         assert conv.errors == []
         assert conv.syns == 1
@@ -708,7 +716,7 @@ def test_shipped_capture(path: Path) -> None:
             sum(len(m.raw) for m in conv.http_messages if m.direction == "c2s"),
             sum(len(m.raw) for m in conv.http_messages if m.direction == "s2c"),
         )
-        counted = tcp_payload_bytes(path, conv)
+        counted = tcp_payload_bytes(counts, conv)
         for i, direction in enumerate(("c2s", "s2c")):
             frames = conv.frames_from(direction)  # type: ignore[arg-type]
             # every byte of the TCP stream is a head, a body or a frame: nothing left over

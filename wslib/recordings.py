@@ -358,6 +358,14 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
+# The captures of notebooks 07 (wslib.polling) and 08-09 (wslib.proxy) are made by those
+# modules; they join this table so that one command regenerates every shipped capture.
+from .polling import SCENARIOS as _POLLING_SCENARIOS  # noqa: E402
+from .proxy import scenarios as _proxy_scenarios  # noqa: E402
+
+SCENARIOS.update(_POLLING_SCENARIOS)
+SCENARIOS.update(_proxy_scenarios())
+
 
 def record(
     names: Sequence[str] | None = None,

@@ -1,0 +1,589 @@
+"""A real nginx in front of a :func:`wslib.serve` server: the reverse-proxy recipe, how it breaks.
+
+Most WebSocket servers on the internet sit behind a reverse proxy (nginx, a load balancer, a CDN).
+This module runs the real thing, without root and without touching the system's nginx::
+
+    import wslib
+    from wslib.proxy import Nginx
+
+    with wslib.serve(echo) as server, Nginx(server.port) as proxy:
+        ...                           # connect to proxy.url: ws://127.0.0.1:PORT/
+    # nginx is stopped here (terminate, wait, kill)
+
+What it takes care of:
+
+- **Its own everything.** A temporary directory is nginx's prefix: the configuration, the pid
+  file, the error and access logs and the temporary-file folders are inside it (``nginx -p
+  PREFIX -c CONF -e ERROR_LOG -g 'daemon off;'``), so that no root is needed and nothing is left
+  behind. ``master_process off``: one process, which :meth:`Nginx.stop` can always end.
+- **A free port.** It listens on ``127.0.0.1`` on a port the system says is free, and
+  :meth:`Nginx.start` returns only once it accepts connections.
+- **The recipe** (:func:`nginx_config`): the ``map $http_upgrade $connection_upgrade`` block,
+  ``proxy_http_version 1.1`` and the ``Upgrade``, ``Connection``, ``Host``, ``X-Real-IP`` and
+  ``X-Forwarded-For`` headers. ``Upgrade`` and ``Connection`` are *hop-by-hop* headers
+  (RFC 7230 §6.1): a proxy removes them before it forwards a request, so they reach the server
+  only when the configuration sets them again.
+- **Breaking it one line at a time** (``broken=``, see :data:`BROKEN`), to see what a client gets.
+- **Idle timeouts** (``read_timeout=``, ``send_timeout=``): nginx's ``proxy_read_timeout``
+  (default 60 s) closes a proxied WebSocket when the server has sent nothing for that long, like
+  the article's CDN, which cuts a connection after 10 s without messages.
+
+Without nginx, :class:`Nginx` raises :class:`ProxyUnavailable`, whose message is one sentence
+with the install command (from :func:`wslib.tools.nginx`).
+
+:func:`idle_run` is notebook 09's experiment (a quiet connection through nginx, with or without
+heartbeats, measured and captured), and :func:`scenarios` the recordings notebooks 08 and 09 ship
+(``nginx-both-legs``, ``idle-timeout-kill``, ``heartbeat-keeps-alive``), for
+:mod:`wslib.recordings`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import tools
+from .exceptions import WebSocketError
+
+if TYPE_CHECKING:
+    from .capture import Capture
+    from .recordings import Scenario
+
+__all__ = [
+    "BROKEN",
+    "Nginx",
+    "ProxyError",
+    "ProxyUnavailable",
+    "free_port",
+    "idle_run",
+    "nginx_available",
+    "nginx_config",
+    "scenarios",
+]
+
+
+class ProxyError(WebSocketError):
+    """nginx did not start, or did not accept connections in time; the message says why."""
+
+
+class ProxyUnavailable(ProxyError):
+    """nginx is not installed here; the message is one sentence with the install command."""
+
+
+def nginx_available() -> bool:
+    """Is an nginx binary installed here? (:func:`wslib.tools.nginx`)."""
+    return tools.nginx().available
+
+
+#: The ways to break the recipe, one line each: name -> what changes in the configuration.
+BROKEN: dict[str, str] = {
+    "no-http-1.1": "no `proxy_http_version 1.1`: nginx talks HTTP/1.0 to the server",
+    "no-upgrade": "no `proxy_set_header Upgrade $http_upgrade`: the Upgrade header is dropped",
+    "no-connection": "no `proxy_set_header Connection $connection_upgrade`: nginx sends its "
+    "default `Connection: close`",
+    "connection-keep-alive": "`proxy_set_header Connection keep-alive`: Connection set wrongly",
+}
+
+
+def _seconds(value: float) -> str:
+    """An nginx time: ``10s``, or ``1500ms`` for a fraction of a second."""
+    if float(value).is_integer():
+        return f"{int(value)}s"
+    return f"{round(value * 1000)}ms"
+
+
+def _temp_paths(prefix: Path) -> list[str]:
+    """One ``*_temp_path`` line per module compiled into this nginx (Debian's defaults under
+    /var/lib/nginx are not writable without root, and nginx checks them at start-up)."""
+    modules = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    try:
+        built = subprocess.run(
+            [tools.nginx().detail, "-V"], capture_output=True, text=True, timeout=5
+        ).stderr
+    except (OSError, subprocess.SubprocessError):
+        built = ""
+    lines = []
+    for module in modules:
+        if f"--without-http_{module}_module" in built:
+            continue
+        lines.append(f"{module}_temp_path {prefix / 'temp' / module};")
+    return lines
+
+
+def nginx_config(
+    upstream_port: int,
+    listen_port: int,
+    *,
+    prefix: str | os.PathLike[str] = ".",
+    broken: str | None = None,
+    read_timeout: float | None = None,
+    send_timeout: float | None = None,
+    location: str = "/",
+) -> str:
+    """The article's reverse-proxy configuration for a WebSocket server on ``upstream_port``.
+
+    ``broken``: one of :data:`BROKEN` to leave out (or get wrong) one line of the recipe.
+    ``read_timeout``/``send_timeout``: ``proxy_read_timeout``/``proxy_send_timeout`` in seconds
+    (nginx's default for both: 60 s). The result is a complete ``nginx.conf``; every file nginx
+    writes is under ``prefix``.
+    """
+    if broken is not None and broken not in BROKEN:
+        raise ValueError(f"unknown broken variant {broken!r}: choose from {', '.join(BROKEN)}")
+    base = Path(prefix)
+    recipe = [
+        "proxy_pass http://websocket;",
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    ]
+    if broken != "no-http-1.1":
+        recipe.append("proxy_http_version 1.1;")
+    if broken != "no-upgrade":
+        recipe.append("proxy_set_header Upgrade $http_upgrade;")
+    if broken == "connection-keep-alive":
+        recipe.append("proxy_set_header Connection keep-alive;")
+    elif broken != "no-connection":
+        recipe.append("proxy_set_header Connection $connection_upgrade;")
+    if read_timeout is not None:
+        recipe.append(f"proxy_read_timeout {_seconds(read_timeout)};")
+    if send_timeout is not None:
+        recipe.append(f"proxy_send_timeout {_seconds(send_timeout)};")
+    body = "\n".join(f"            {line}" for line in recipe)
+    temp = "\n".join(f"    {line}" for line in _temp_paths(base))
+    return f"""\
+# nginx.conf generated by wslib.proxy{f" (broken: {broken})" if broken else ""}
+master_process off;   # one process, no workers: stopping it stops everything
+pid {base / "nginx.pid"};
+error_log {base / "error.log"} info;
+
+events {{
+    worker_connections 64;
+}}
+
+http {{
+    access_log {base / "access.log"};
+{temp}
+
+    # "Connection: upgrade" when the client asked to upgrade, "Connection: close" otherwise.
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+
+    upstream websocket {{
+        server 127.0.0.1:{upstream_port};
+    }}
+
+    server {{
+        listen 127.0.0.1:{listen_port};
+        server_name _;
+
+        location {location} {{
+{body}
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the system picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+class Nginx:
+    """A real nginx reverse proxy on ``127.0.0.1:port`` in front of ``127.0.0.1:upstream_port``.
+
+    A context manager: ``with Nginx(server.port) as proxy:`` starts it and waits until it accepts
+    connections; leaving the block stops it. Attributes: :attr:`port`, :attr:`url`
+    (``ws://127.0.0.1:PORT/``), :attr:`config` (the text of ``nginx.conf``), :attr:`prefix`
+    (the temporary directory), :attr:`command`. :meth:`error_log` and :meth:`access_log` read
+    the logs (the error log says why nginx closed a connection). The options are those of
+    :func:`nginx_config`.
+    """
+
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        broken: str | None = None,
+        read_timeout: float | None = None,
+        send_timeout: float | None = None,
+        location: str = "/",
+        start_timeout: float = 5.0,
+        stop_timeout: float = 5.0,
+    ) -> None:
+        tool = tools.nginx()
+        if not tool.available:
+            raise ProxyUnavailable(f"nginx is not installed: {tool.advice}")
+        self.binary = tool.detail
+        self.upstream_port = upstream_port
+        self.broken = broken
+        self.read_timeout = read_timeout
+        self.send_timeout = send_timeout
+        self.location = location
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        if broken is not None and broken not in BROKEN:
+            raise ValueError(f"unknown broken variant {broken!r}: choose from {', '.join(BROKEN)}")
+        self.port = 0
+        self.config = ""
+        self.prefix: Path | None = None
+        self.command: list[str] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._logs: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        """Where clients connect: ``ws://127.0.0.1:PORT/``."""
+        return f"ws://127.0.0.1:{self.port}{self.location}"
+
+    def start(self) -> None:
+        """Write the configuration, start nginx and return once it accepts connections."""
+        if self.process is not None:
+            raise ProxyError("this nginx is already running")
+        self._tempdir = tempfile.TemporaryDirectory(prefix="wslib-nginx-")
+        self.prefix = Path(self._tempdir.name)
+        for attempt in range(3):  # the free port may be taken between our check and nginx's bind
+            try:
+                self._start_once()
+                return
+            except ProxyError:
+                self._stop_process()
+                if attempt == 2 or "Address already in use" not in self.error_log():
+                    self._cleanup()
+                    raise
+
+    def _start_once(self) -> None:
+        assert self.prefix is not None
+        for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.prefix / "temp" / module).mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.config = nginx_config(
+            self.upstream_port,
+            self.port,
+            prefix=self.prefix,
+            broken=self.broken,
+            read_timeout=self.read_timeout,
+            send_timeout=self.send_timeout,
+            location=self.location,
+        )
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(self.config, encoding="utf-8")
+        (self.prefix / "error.log").write_text("", encoding="utf-8")
+        self.command = [
+            self.binary,
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(conf),
+            "-e",  # the start-up error log (nginx >= 1.19.5): not /var/log/nginx/error.log
+            str(self.prefix / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while not _accepts(self.port):
+            if self.process.poll() is not None:
+                raise ProxyError(f"nginx exited at start-up: {self._last_error()}")
+            if time.monotonic() > deadline:
+                raise ProxyError(
+                    f"nginx did not accept connections within {self.start_timeout:g} s: "
+                    f"{self._last_error()}"
+                )
+            time.sleep(0.02)
+
+    def _last_error(self) -> str:
+        lines = [line for line in self.error_log().splitlines() if "[emerg]" in line]
+        lines = lines or self.error_log().splitlines()
+        return lines[-1] if lines else "no message in its error log"
+
+    def _stop_process(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # fast shutdown: open connections are closed
+            try:
+                process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def _cleanup(self) -> None:
+        if self.prefix is not None:
+            for name in ("error.log", "access.log"):
+                with contextlib.suppress(OSError):
+                    self._logs[name] = (self.prefix / name).read_text("utf-8", "replace")
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def stop(self) -> None:
+        """Stop nginx (SIGTERM, SIGKILL after ``stop_timeout`` s); keep its logs, drop its files."""
+        self._stop_process()
+        self._cleanup()
+
+    def _log(self, name: str) -> str:
+        if self.prefix is not None and self._tempdir is not None:
+            with contextlib.suppress(OSError):
+                return (self.prefix / name).read_text("utf-8", "replace")
+        return self._logs.get(name, "")
+
+    def error_log(self) -> str:
+        """nginx's error log so far (kept after :meth:`stop`)."""
+        return self._log("error.log")
+
+    def access_log(self) -> str:
+        """nginx's access log so far (kept after :meth:`stop`): one line per finished request."""
+        return self._log("access.log")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> Nginx:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Nginx 127.0.0.1:{self.port} -> 127.0.0.1:{self.upstream_port}, {state}>"
+
+
+# --- recordings: the captures notebooks 08 and 09 ship -------------------------------------------
+
+#: Seconds of the idle timeout in the recordings (the article's CDN), and the heartbeat interval.
+RECORDED_IDLE_TIMEOUT = 10.0
+RECORDED_PING_INTERVAL = 4.0
+RECORDED_KEEPALIVE_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def _no_proxy_variables() -> Iterator[None]:
+    """websocket-client honours http_proxy and friends: not for loopback."""
+    names = [n for base in ("http_proxy", "https_proxy", "all_proxy") for n in (base, base.upper())]
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _echo(conn: Any) -> None:
+    for message in conn:
+        conn.send(message)
+
+
+def nginx_both_legs() -> Capture:
+    """The article's ``123`` and ``456`` through nginx, both legs in one capture."""
+    import websocket
+
+    from .capture import capture
+    from .server import serve
+
+    with (
+        _no_proxy_variables(),
+        serve(_echo) as server,
+        Nginx(server.port) as proxy,
+        capture([proxy.port, server.port], timeout=20) as cap,
+    ):
+        ws = websocket.create_connection(proxy.url, timeout=5)
+        try:
+            for text in ("123", "456"):
+                ws.send(text)
+                if ws.recv() != text:
+                    raise RuntimeError("the echo through nginx did not match")
+        finally:
+            ws.close()
+        time.sleep(0.3)
+    return cap
+
+
+def idle_run(
+    idle_timeout: float,
+    *,
+    heartbeat: str | None = None,
+    interval: float = 1.0,
+    seconds: float = 10.0,
+    capture_ports: bool = True,
+) -> tuple[dict[str, Any], Capture | None]:
+    """One message through nginx with ``proxy_read_timeout idle_timeout``, then silence.
+
+    ``heartbeat``: ``None`` (nobody pings), ``"server"`` (``wslib.serve(ping_interval=interval)``)
+    or ``"client"`` (websocket-client sends a ping every ``interval`` seconds). Waits up to
+    ``seconds`` after the message for the connection to end. Returns what was measured and the
+    capture of both legs (None when ``capture_ports`` is False):
+
+    - ``lived``: seconds from the echo to the end of the connection, None if still open;
+    - ``client_error``: what websocket-client raised then;
+    - ``server_code``: the close code the server's handler saw (1006: no close frame);
+    - ``pings``/``pongs``: control frames the client received;
+    - ``error_log``: nginx's lines about timeouts.
+    """
+    import websocket
+
+    from .capture import capture
+    from .server import serve
+
+    if heartbeat not in (None, "server", "client"):
+        raise ValueError("heartbeat is None, 'server' or 'client'")
+    codes: list[int | None] = []
+
+    def handler(conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            _echo(conn)
+        codes.append(conn.close_code)
+
+    server_pings = interval if heartbeat == "server" else None
+    result: dict[str, Any] = {
+        "idle_timeout": idle_timeout,
+        "heartbeat": heartbeat,
+        "interval": interval if heartbeat else None,
+        "lived": None,
+        "client_error": None,
+        "server_code": None,
+        "pings": 0,
+        "pongs": 0,
+    }
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_no_proxy_variables())
+        server = stack.enter_context(
+            serve(handler, ping_interval=server_pings, ping_timeout=server_pings)
+        )
+        proxy = stack.enter_context(
+            Nginx(server.port, read_timeout=idle_timeout, send_timeout=idle_timeout)
+        )
+        cap = None
+        if capture_ports:
+            cap = stack.enter_context(capture([proxy.port, server.port], timeout=seconds + 10))
+        ws = websocket.create_connection(proxy.url, timeout=5)
+        try:
+            ws.send("hello")
+            ws.recv()
+            start = last_ping = time.monotonic()
+            while (remaining := start + seconds - time.monotonic()) > 0:
+                if heartbeat == "client" and time.monotonic() - last_ping >= interval:
+                    ws.ping()
+                    last_ping = time.monotonic()
+                ws.settimeout(min(0.1, remaining))
+                try:
+                    opcode, _frame = ws.recv_data_frame(control_frame=True)
+                except websocket.WebSocketTimeoutException:
+                    continue
+                except Exception as error:  # the connection ended: how, and when
+                    result["lived"] = round(time.monotonic() - start, 2)
+                    result["client_error"] = f"{type(error).__name__}: {error}"
+                    break
+                if opcode == websocket.ABNF.OPCODE_PING:
+                    result["pings"] += 1
+                elif opcode == websocket.ABNF.OPCODE_PONG:
+                    result["pongs"] += 1
+        finally:
+            ws.close(timeout=1)
+        deadline = time.monotonic() + 5
+        while not codes and time.monotonic() < deadline:
+            time.sleep(0.02)
+        result["server_code"] = int(codes[0]) if codes and codes[0] is not None else None
+        result["error_log"] = [
+            line.split("] ", 1)[-1]
+            for line in proxy.error_log().splitlines()
+            if "timed out" in line
+        ]
+    return result, cap
+
+
+def idle_timeout_kill() -> Capture:
+    """nginx with ``proxy_read_timeout 10s``; one message, then silence: nginx cuts it."""
+    result, cap = idle_run(RECORDED_IDLE_TIMEOUT, seconds=RECORDED_IDLE_TIMEOUT + 5)
+    if result["lived"] is None or cap is None:
+        raise RuntimeError("nginx did not cut the idle connection")
+    return cap
+
+
+def heartbeat_keeps_alive() -> Capture:
+    """The same nginx, with the server pinging every 4 s: still open after a minute."""
+    result, cap = idle_run(
+        RECORDED_IDLE_TIMEOUT,
+        heartbeat="server",
+        interval=RECORDED_PING_INTERVAL,
+        seconds=RECORDED_KEEPALIVE_SECONDS,
+    )
+    if result["lived"] is not None or cap is None:
+        raise RuntimeError(f"the heartbeat did not keep the connection open: {result}")
+    return cap
+
+
+def scenarios() -> dict[str, Scenario]:
+    """The captures notebooks 08 and 09 ship, as :class:`wslib.recordings.Scenario` objects.
+
+    Imported lazily (``wslib.recordings`` may import this module while it loads).
+    """
+    from .recordings import Scenario
+
+    specs = [
+        Scenario(
+            "nginx-both-legs",
+            "The article's `123` and `456` through nginx: two TCP connections, client↔nginx "
+            "and nginx↔server, each with its own upgrade and the same frames.",
+            "websocket-client → nginx (`wslib.proxy.Nginx`, the recipe) → `wslib.serve` echo",
+            nginx_both_legs,
+        ),
+        Scenario(
+            "idle-timeout-kill",
+            f"nginx with `proxy_read_timeout {RECORDED_IDLE_TIMEOUT:.0f}s` cuts a quiet "
+            "WebSocket after 10 s: FIN on both legs, no close frame (1006).",
+            "websocket-client → nginx → `wslib.serve(ping_interval=None)` echo",
+            idle_timeout_kill,
+            seconds=RECORDED_IDLE_TIMEOUT + 2,
+        ),
+        Scenario(
+            "heartbeat-keeps-alive",
+            f"The same nginx; the server pings every {RECORDED_PING_INTERVAL:.0f} s: the "
+            f"connection is still open after {RECORDED_KEEPALIVE_SECONDS:.0f} s.",
+            f"websocket-client → nginx → `wslib.serve(ping_interval={RECORDED_PING_INTERVAL:.0f})`",
+            heartbeat_keeps_alive,
+            seconds=RECORDED_KEEPALIVE_SECONDS + 2,
+        ),
+    ]
+    return {spec.name: spec for spec in specs}
+
+
+def __getattr__(name: str) -> dict[str, Scenario]:
+    # ``SCENARIOS`` is built on first use, so that wslib.recordings and this module may import
+    # each other in either order.
+    if name == "SCENARIOS":
+        return scenarios()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
