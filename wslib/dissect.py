@@ -91,7 +91,6 @@ __all__ = [
     "TcpEvent",
     "TimelineEvent",
     "conversations",
-    "events",
     "iter_frames",
     "read_packets",
     "timeline",
@@ -384,10 +383,6 @@ def timeline(conversation: Conversation) -> list[TimelineEvent]:
         items.append((error.packet, 3, i, error))
     items.sort(key=lambda item: item[:3])
     return [item[3] for item in items]
-
-
-#: The same function under the name the issue used.
-events = timeline
 
 
 # --- reading capture files ------------------------------------------------------------------------
