@@ -25,8 +25,9 @@ What it takes care of:
   only when the configuration sets them again.
 - **Breaking it one line at a time** (``broken=``, see :data:`BROKEN`), to see what a client gets.
 - **Idle timeouts** (``read_timeout=``, ``send_timeout=``): nginx's ``proxy_read_timeout``
-  (default 60 s) closes a proxied WebSocket when the server has sent nothing for that long, like
-  the article's CDN, which cuts a connection after 10 s without messages.
+  (default 60 s) closes a proxied WebSocket when nothing has moved for that long (on nginx 1.22,
+  traffic in either direction resets the timer), like the article's CDN, which cuts a connection
+  after 10 s without messages.
 
 Without nginx, :class:`Nginx` raises :class:`ProxyUnavailable`, whose message is one sentence
 with the install command (from :func:`wslib.tools.nginx`).
