@@ -20,6 +20,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 help:
 	@echo "make lab    open the series in JupyterLab (creates .venv on first use)"
 	@echo "make test   run every test, notebooks included"
+	@echo "make lint   ruff only (check and format), faster than make test"
 	@echo "make strip  remove outputs from the notebooks before committing"
 	@echo "make bench  run the benchmark scripts"
 	@echo "make clean  remove .venv and caches"

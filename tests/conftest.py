@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,15 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["NOTEBOOKS", "ROOT", "notebook_paths", "tomllib"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_proxy_variables() -> Iterator[None]:
+    """Every test talks to 127.0.0.1 only, and websocket-client, websockets and Selenium all
+    honour proxy variables (even for loopback): clear them for the whole session."""
+    names = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.lower() in names:
+                patch.delenv(name)
+        yield

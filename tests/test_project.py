@@ -130,7 +130,9 @@ def test_notebook_names_give_the_order() -> None:
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
 def test_notebook_is_stripped(path: Path) -> None:
     nb = load(path)
-    for cell in nb["cells"]:
+    for i, cell in enumerate(nb["cells"]):
+        # make strip (nbstripout) numbers the cells; anything else would change on the next strip
+        assert cell.get("id") == str(i), f"{path.name}: cell ids not as `make strip` leaves them"
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [], f"{path.name}: outputs committed (run `make strip`)"
             assert cell["execution_count"] is None, f"{path.name}: execution count committed"

@@ -7,7 +7,14 @@ from wslib import tools
 
 def test_report_lists_every_capability() -> None:
     names = [t.name for t in tools.report()]
-    assert names == ["capture privileges", "libpcap", "tshark", "nginx", "chromium"]
+    assert names == [
+        "capture privileges",
+        "libpcap",
+        "tshark",
+        "nginx",
+        "chromium",
+        "chromedriver",
+    ]
 
 
 def test_missing_tool_gives_one_sentence_of_advice() -> None:

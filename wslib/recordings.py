@@ -487,8 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"no scenario {unknown[0]!r} (choose from {', '.join(SCENARIOS)})")
     if args.list:
+        width = max(len(name) for name in SCENARIOS)
         for scenario in SCENARIOS.values():
-            print(f"{scenario.name:16} {scenario.shows}")
+            print(f"{scenario.name:{width}} {scenario.shows}")
         return 0
     try:
         record(args.names, directory=args.directory)

@@ -21,6 +21,7 @@ __all__ = [
     "PCAP_DIR",
     "Tool",
     "capture_privileges",
+    "chromedriver",
     "chromium",
     "libpcap",
     "nginx",
@@ -138,6 +139,13 @@ def chromium() -> Tool:
     return tool
 
 
+def chromedriver() -> Tool:
+    """The driver through which Selenium controls Chromium (it never downloads one here)."""
+    return _program(
+        "chromedriver", "chromium-driver", "--cask chromedriver", None, "/usr/bin/chromedriver"
+    )
+
+
 def report() -> list[Tool]:
     """Every optional capability, in the order the notebooks need them."""
-    return [capture_privileges(), libpcap(), tshark(), nginx(), chromium()]
+    return [capture_privileges(), libpcap(), tshark(), nginx(), chromium(), chromedriver()]
