@@ -596,18 +596,27 @@ def test_refusals_compared_with_websockets() -> None:
     Most statuses agree. Each difference is a policy choice of one side, listed here with why.
     """
     theirs: dict[str, int] = {}
+    unparsed: set[str] = set()
     for case_id, data, kwargs, _error, _status, _extra, _message in REFUSALS:
         reader = websockets.streams.StreamReader()
         reader.feed_data(data)
         reader.feed_eof()
-        request = finish(websockets.http11.Request.parse(reader.read_line))
+        try:
+            request = finish(websockets.http11.Request.parse(reader.read_line))
+        except ValueError:
+            # websockets before 17 refuses to parse a request that is not a GET or not HTTP/1.1,
+            # and its server then closes the connection without any answer.
+            unparsed.add(case_id)
+            continue
         protocol = websockets.server.ServerProtocol(origins=kwargs.get("origins"))
         theirs[case_id] = protocol.accept(request).status_code
-    ours = {case[0]: case[4] for case in REFUSALS}
+    assert unparsed <= {"post", "http-1.0"}
+    ours = {case[0]: case[4] for case in REFUSALS if case[0] not in unparsed}
     differences = {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]}
-    assert differences == {
+    if "http-1.0" not in unparsed:
         # websockets answers an old HTTP version with 505 HTTP Version Not Supported.
-        "http-1.0": (400, 505),
+        assert differences.pop("http-1.0") == (400, 505)
+    assert differences == {
         # websockets leaves the target and Host to the application; RFC 7230 §5.4: "A server
         # MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request message
         # that lacks a Host header field [or] contains more than one Host header field".
