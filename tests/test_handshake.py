@@ -933,8 +933,14 @@ def test_our_requests_parse_the_same_in_websockets(request: Request) -> None:
     try:
         theirs = finish(websockets.http11.Request.parse(reader.read_line))
     except ValueError as exc:
-        # websockets parses only HTTP/1.0 and HTTP/1.1 requests
-        assert request.version not in ("HTTP/1.0", "HTTP/1.1"), exc
+        # websockets 17 parses any method and HTTP/1.0 and HTTP/1.1 requests; before 17 (the
+        # release Python 3.10 gets) it parses only GET and HTTP/1.1.
+        accepted = ("HTTP/1.0", "HTTP/1.1")
+        if int(websockets.__version__.split(".")[0]) < 17:
+            if request.method != "GET":
+                return
+            accepted = ("HTTP/1.1",)
+        assert request.version not in accepted, exc
         return
     assert (theirs.method, theirs.path, theirs.protocol) == (
         request.method,
