@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from wslib import tools
 
 
@@ -30,3 +32,15 @@ def test_found_programs_are_the_ones_on_path() -> None:
     for tool in (tools.tshark(), tools.nginx()):
         if shutil.which(tool.name):
             assert tool.available
+
+
+def test_proxy_variables_are_removed_for_the_block_and_put_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    with tools.without_proxy_variables():
+        assert "http_proxy" not in os.environ and "ALL_PROXY" not in os.environ
+    assert os.environ["http_proxy"] == os.environ["ALL_PROXY"] == "http://127.0.0.1:9"

@@ -47,7 +47,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -392,17 +391,6 @@ RECORDED_PING_INTERVAL = 4.0
 RECORDED_KEEPALIVE_SECONDS = 60.0
 
 
-@contextlib.contextmanager
-def _no_proxy_variables() -> Iterator[None]:
-    """websocket-client honours http_proxy and friends: not for loopback."""
-    names = [n for base in ("http_proxy", "https_proxy", "all_proxy") for n in (base, base.upper())]
-    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
-
 def _echo(conn: Any) -> None:
     for message in conn:
         conn.send(message)
@@ -416,7 +404,7 @@ def nginx_both_legs() -> Capture:
     from .server import serve
 
     with (
-        _no_proxy_variables(),
+        tools.without_proxy_variables(),
         serve(_echo) as server,
         Nginx(server.port) as proxy,
         capture([proxy.port, server.port], timeout=20) as cap,
@@ -480,7 +468,7 @@ def idle_run(
         "pongs": 0,
     }
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_no_proxy_variables())
+        stack.enter_context(tools.without_proxy_variables())
         server = stack.enter_context(
             serve(handler, ping_interval=server_pings, ping_timeout=server_pings)
         )

@@ -23,7 +23,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from .frames import Close, Frame, Opcode
 from .handshake import Response, check_response, client_request
 from .server import Server, ServerConnection, read_until_parsed, serve
 from .streams import StreamReader
-from .tools import PCAP_DIR
+from .tools import PCAP_DIR, without_proxy_variables
 
 __all__ = [
     "MANIFEST_BEGIN",
@@ -55,22 +55,6 @@ PING_INTERVAL = 5.0
 MANIFEST_BEGIN = "<!-- wslib.recordings: begin (generated: do not edit by hand) -->"
 MANIFEST_END = "<!-- wslib.recordings: end -->"
 REGENERATE = ".venv/bin/python -m wslib.recordings"
-
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-@contextlib.contextmanager
-def _no_proxy() -> Iterator[None]:
-    """websocket-client reads proxy variables from the environment: not for loopback."""
-    saved = {}
-    for name in _PROXY_VARIABLES:
-        for variant in (name, name.upper()):
-            if variant in os.environ:
-                saved[variant] = os.environ.pop(variant)
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
 
 
 def _echo(conn: ServerConnection) -> None:
@@ -94,7 +78,7 @@ def echo_123_456() -> Capture:
     """The article's experiment: websocket-client sends ``123`` then ``456`` to an echo server."""
     import websocket  # websocket-client
 
-    with _no_proxy(), _echo_server() as server, _capture(server.port) as cap:
+    with without_proxy_variables(), _echo_server() as server, _capture(server.port) as cap:
         ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/", timeout=10)
         try:
             for text in ("123", "456"):
@@ -260,7 +244,7 @@ def close_abnormal() -> Capture:
             _echo(conn)
         codes.append(conn.close_code)
 
-    with _no_proxy(), serve(handler) as server, _capture(server.port) as cap:
+    with without_proxy_variables(), serve(handler) as server, _capture(server.port) as cap:
         ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/", timeout=10)
         ws.send("hello")
         _expect(ws.recv() == "hello")

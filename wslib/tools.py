@@ -7,6 +7,7 @@ back to the recorded captures in ``data/pcaps/``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import glob
 import os
@@ -14,6 +15,7 @@ import platform
 import shutil
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ __all__ = [
     "nginx",
     "report",
     "tshark",
+    "without_proxy_variables",
 ]
 
 #: The recorded captures shipped with the series.
@@ -149,3 +152,23 @@ def chromedriver() -> Tool:
 def report() -> list[Tool]:
     """Every optional capability, in the order the notebooks need them."""
     return [capture_privileges(), libpcap(), tshark(), nginx(), chromium(), chromedriver()]
+
+
+#: The environment variables through which HTTP clients find a proxy (lower and upper case).
+PROXY_VARIABLES = tuple(
+    name for base in ("http_proxy", "https_proxy", "all_proxy") for name in (base, base.upper())
+)
+
+
+@contextlib.contextmanager
+def without_proxy_variables() -> Iterator[None]:
+    """Remove the proxy variables from the environment for the block, then put them back.
+
+    websocket-client honours ``http_proxy`` and friends even for ``ws://127.0.0.1``; every
+    connection in this series is on loopback, where a proxy can only get in the way.
+    """
+    saved = {name: os.environ.pop(name) for name in PROXY_VARIABLES if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
