@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,7 +26,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["NOTEBOOKS", "ROOT", "notebook_paths", "tomllib"]
+T = TypeVar("T")
+
+
+def run_parser(gen: Generator[None, None, T]) -> T:
+    """Run a generator-based parser to its result on what is already buffered.
+
+    Fails the test if the parser still waits for data (wslib's parsers ``yield`` when they do).
+    """
+    try:
+        next(gen)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise AssertionError("the parser waits for more data")
+
+
+__all__ = ["NOTEBOOKS", "ROOT", "notebook_paths", "run_parser", "tomllib"]
 
 
 @pytest.fixture(autouse=True, scope="session")

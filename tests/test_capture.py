@@ -37,13 +37,6 @@ def echo(conn: wslib.ServerConnection) -> None:
         conn.send(message)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
 @pytest.fixture
 def server() -> Iterator[wslib.Server]:
     with wslib.serve(echo) as srv:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from typing import TypeVar
 
 import pytest
@@ -33,24 +33,19 @@ from wslib.frames import (
     is_sendable_close_code,
 )
 
+from .conftest import run_parser
+
 T = TypeVar("T")
 KEY = bytes.fromhex("37fa213d")  # the masking key of the RFC's examples
 RESERVED_OPCODES = [*range(0x3, 0x8), *range(0xB, 0x10)]
 
 
-def run(gen: Generator[None, None, T]) -> T:
-    """Run a parser to completion on what is already buffered; fail if it wants more data."""
-    try:
-        next(gen)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    raise AssertionError("parser wanted more data")
-
-
 def parse(data: bytes, *, mask: bool, max_size: int | None = None, ext: int = 0) -> Frame:
     reader = StreamReader()
     reader.feed_data(data)
-    frame = run(Frame.parse(reader.read_exact, mask=mask, max_size=max_size, extensions_rsv=ext))
+    frame = run_parser(
+        Frame.parse(reader.read_exact, mask=mask, max_size=max_size, extensions_rsv=ext)
+    )
     assert not reader.buffer, "the parser left bytes behind"
     return frame
 
@@ -142,7 +137,7 @@ def test_non_minimal_lengths_are_rejected(wire: str, message: str) -> None:
     reader = StreamReader()
     reader.feed_data(bytes.fromhex(wire))  # header only: rejected before the payload
     with pytest.raises(ProtocolError, match=message) as exc:
-        run(Frame.parse(reader.read_exact, mask=False))
+        run_parser(Frame.parse(reader.read_exact, mask=False))
     assert exc.type is ProtocolError and exc.value.close_code == 1002
 
 
@@ -173,7 +168,7 @@ def test_64_bit_length_with_most_significant_bit_set() -> None:
     reader = StreamReader()
     reader.feed_data(bytes.fromhex("827f8000000000000000"))
     with pytest.raises(ProtocolError, match="most significant bit") as exc:
-        run(Frame.parse(reader.read_exact, mask=False))  # no max_size: still rejected
+        run_parser(Frame.parse(reader.read_exact, mask=False))  # no max_size: still rejected
     assert exc.type is ProtocolError
 
 
@@ -236,7 +231,7 @@ def test_reserved_opcodes_are_rejected_while_parsing(opcode: int) -> None:
     reader = StreamReader()
     reader.feed_data(bytes([0x80 | opcode, 0x00]))
     with pytest.raises(ProtocolError, match=f"reserved opcode 0x{opcode:X}") as exc:
-        run(Frame.parse(reader.read_exact, mask=False))
+        run_parser(Frame.parse(reader.read_exact, mask=False))
     assert exc.type is ProtocolError
 
 
@@ -282,7 +277,7 @@ def test_control_frame_payload_limit(opcode: Opcode) -> None:
     reader = StreamReader()
     reader.feed_data(wire[:4])  # the header alone is enough to say no
     with pytest.raises(ProtocolError, match="at most 125 bytes"):
-        run(Frame.parse(reader.read_exact, mask=False))
+        run_parser(Frame.parse(reader.read_exact, mask=False))
 
 
 @pytest.mark.parametrize("opcode", CTRL_OPCODES)
@@ -526,7 +521,7 @@ def verdict_wslib(wire: bytes, mask: bool, max_size: int) -> object:
     reader.feed_data(wire)
     reader.feed_eof()
     try:
-        frame = run(Frame.parse(reader.read_exact, mask=mask, max_size=max_size))
+        frame = run_parser(Frame.parse(reader.read_exact, mask=mask, max_size=max_size))
     except PayloadTooBig:
         return 1009
     except ProtocolError:

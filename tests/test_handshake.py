@@ -59,6 +59,8 @@ from wslib.handshake import (
     reject,
 )
 
+from .conftest import run_parser
+
 T = TypeVar("T")
 
 # RFC 6455 §1.3: the sample key and the accept value the RFC computes from it.
@@ -99,15 +101,6 @@ FIREFOX_REQUEST = (
     b"Upgrade: websocket\r\n"
     b"\r\n"
 )
-
-
-def finish(gen: Generator[None, None, T]) -> T:
-    """Run a parser whose input is all buffered (and ended) to its result."""
-    try:
-        next(gen)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    raise AssertionError("the parser waits for more data after the end of the stream")
 
 
 def parse_chunks(data: bytes, chunks: list[int], *, response: bool = False) -> Any:
@@ -358,7 +351,7 @@ def test_bytes_after_the_head_are_refused_by_from_bytes() -> None:
     # ... but a StreamReader keeps them for whoever reads next
     reader = StreamReader()
     reader.feed_data(RFC_REQUEST + b"\x81\x80x")
-    finish(Request.parse(reader.read_line))
+    run_parser(Request.parse(reader.read_line))
     assert bytes(reader.buffer) == b"\x81\x80x"
 
 
@@ -585,7 +578,7 @@ def _websockets_parse_response(raw: bytes) -> websockets.http11.Response:
     reader = websockets.streams.StreamReader()
     reader.feed_data(raw)
     reader.feed_eof()
-    return finish(
+    return run_parser(
         websockets.http11.Response.parse(reader.read_line, reader.read_exact, reader.read_to_eof)
     )
 
@@ -602,7 +595,7 @@ def test_refusals_compared_with_websockets() -> None:
         reader.feed_data(data)
         reader.feed_eof()
         try:
-            request = finish(websockets.http11.Request.parse(reader.read_line))
+            request = run_parser(websockets.http11.Request.parse(reader.read_line))
         except ValueError:
             # websockets before 17 refuses to parse a request that is not a GET or not HTTP/1.1,
             # and its server then closes the connection without any answer.
@@ -830,7 +823,7 @@ def test_response_parse_leaves_the_frames_after_a_101() -> None:
     frame = b"\x81\x05Hello"
     reader = StreamReader()
     reader.feed_data(accept(Request.from_bytes(RFC_REQUEST)).serialize() + frame)
-    response = finish(Response.parse(reader.read_line, reader.read_exact))
+    response = run_parser(Response.parse(reader.read_line, reader.read_exact))
     assert response.status == 101 and response.body == b""
     assert bytes(reader.buffer) == frame
 
@@ -931,7 +924,7 @@ def test_our_requests_parse_the_same_in_websockets(request: Request) -> None:
     reader.feed_data(request.serialize())
     reader.feed_eof()
     try:
-        theirs = finish(websockets.http11.Request.parse(reader.read_line))
+        theirs = run_parser(websockets.http11.Request.parse(reader.read_line))
     except ValueError as exc:
         # websockets 17 parses any method and HTTP/1.0 and HTTP/1.1 requests; before 17 (the
         # release Python 3.10 gets) it parses only GET and HTTP/1.1.
@@ -1049,15 +1042,6 @@ def test_wsproto_and_wslib_shake_hands_both_ways() -> None:
 # --- interop with real peers on 127.0.0.1 ---------------------------------------------------------
 
 TIMEOUT = 5.0
-PROXY_VARIABLES = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"]
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """websocket-client honours proxy variables even for 127.0.0.1: clear them."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
 
 
 class OneShotServer:
@@ -1123,7 +1107,6 @@ def wrong_accept(request: Request) -> Response:
     return response
 
 
-@pytest.mark.usefixtures("no_proxy")
 def test_websocket_client_completes_our_handshake() -> None:
     with OneShotServer(lambda r: accept(r, subprotocols=["superchat"])) as server:
         ws = websocket.create_connection(
@@ -1144,7 +1127,6 @@ def test_websocket_client_completes_our_handshake() -> None:
     assert accept(Request.from_bytes(server.raw)).status == 101
 
 
-@pytest.mark.usefixtures("no_proxy")
 def test_websockets_client_completes_our_handshake() -> None:
     with OneShotServer(lambda r: accept(r, subprotocols=["superchat"])) as server:
         with websockets.sync.client.connect(
@@ -1161,7 +1143,6 @@ def test_websockets_client_completes_our_handshake() -> None:
     assert accept(Request.from_bytes(server.raw)).status == 101
 
 
-@pytest.mark.usefixtures("no_proxy")
 def test_websocket_client_refuses_a_wrong_accept_value() -> None:
     with OneShotServer(wrong_accept) as server:
         with pytest.raises(websocket.WebSocketException, match="Invalid WebSocket Header"):
@@ -1169,7 +1150,6 @@ def test_websocket_client_refuses_a_wrong_accept_value() -> None:
     assert server.error is None
 
 
-@pytest.mark.usefixtures("no_proxy")
 def test_websockets_client_refuses_a_wrong_accept_value() -> None:
     with OneShotServer(wrong_accept) as server:
         with pytest.raises(websockets.exceptions.InvalidHandshake, match="Sec-WebSocket-Accept"):
@@ -1179,7 +1159,6 @@ def test_websockets_client_refuses_a_wrong_accept_value() -> None:
     assert server.error is None
 
 
-@pytest.mark.usefixtures("no_proxy")
 def test_websocket_client_sees_our_refusal() -> None:
     def refuse(request: Request) -> Response:
         try:

@@ -27,11 +27,11 @@ import websockets.sync.server
 import wslib
 from wslib.tools import chromium
 
-from .test_server import no_proxy, no_thread_left, running, url, wait_for
+from .test_server import no_thread_left, running, url, wait_for
 
-__all__ = ["no_proxy", "no_thread_left"]  # fixtures, imported to apply here too
+__all__ = ["no_thread_left"]  # fixtures, imported to apply here too
 
-pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_proxy")]
+pytestmark = [pytest.mark.timeout(60)]
 
 SIZES = [0, 1, 125, 126, 65535, 65536, 2**20, 2**21]  # every length encoding, up to 2 MiB
 BIG = 2**21 + 16  # max_size that lets 2 MiB through

@@ -30,14 +30,6 @@ needs_nginx = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    # websocket-client would send loopback traffic to an HTTP proxy from the environment.
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
 def _echo(conn: Any) -> None:
     for message in conn:
         conn.send(message)

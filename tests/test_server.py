@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import socket
 import struct
 import threading
@@ -179,14 +178,6 @@ def wire(
     if mask is None:
         return head + payload
     return head + mask + wslib.apply_mask(payload, mask)
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """websocket-client honours http_proxy and friends: tests talk to 127.0.0.1 directly."""
-    for name in list(os.environ):
-        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy"):
-            monkeypatch.delenv(name)
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
@@ -677,7 +668,7 @@ def test_get_without_upgrade_serves_the_page() -> None:
             assert conn.recv(timeout=5) == "still here"
 
 
-def test_websocket_client_echo(no_proxy: None) -> None:
+def test_websocket_client_echo() -> None:
     with running() as server:
         ws = websocket.create_connection(url(server), timeout=5)
         ws.send("123")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import TypeVar
 
 import pytest
@@ -9,16 +8,9 @@ from hypothesis import strategies as st
 
 from wslib import StreamReader
 
+from .conftest import run_parser
+
 T = TypeVar("T")
-
-
-def run(gen: Generator[None, None, T]) -> T:
-    """Run a parser generator to completion on what is already buffered."""
-    try:
-        next(gen)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    raise AssertionError("parser wanted more data")
 
 
 def test_read_exact_waits_for_enough_bytes() -> None:
@@ -37,8 +29,8 @@ def test_read_exact_waits_for_enough_bytes() -> None:
 def test_read_line_includes_the_terminator() -> None:
     reader = StreamReader()
     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n")
-    assert run(reader.read_line(100)) == b"GET / HTTP/1.1\r\n"
-    assert run(reader.read_line(100)) == b"Host: x\r\n"
+    assert run_parser(reader.read_line(100)) == b"GET / HTTP/1.1\r\n"
+    assert run_parser(reader.read_line(100)) == b"Host: x\r\n"
 
 
 def test_read_line_limit_is_enforced_before_the_line_ends() -> None:
@@ -54,7 +46,7 @@ def test_read_line_limit_counts_the_terminator() -> None:
     reader = StreamReader()
     reader.feed_data(b"12345678\r\n")
     with pytest.raises(RuntimeError):
-        run(reader.read_line(8))
+        run_parser(reader.read_line(8))
 
 
 def test_eof_before_enough_bytes() -> None:
@@ -62,9 +54,9 @@ def test_eof_before_enough_bytes() -> None:
     reader.feed_data(b"ab")
     reader.feed_eof()
     with pytest.raises(EOFError):
-        run(reader.read_exact(3))
+        run_parser(reader.read_exact(3))
     with pytest.raises(EOFError):
-        run(reader.read_line(10))
+        run_parser(reader.read_line(10))
 
 
 def test_feed_after_eof_is_an_error() -> None:
@@ -84,12 +76,12 @@ def test_at_eof() -> None:
     assert done.value.value is False
     reader.discard()
     reader.feed_eof()
-    assert run(reader.at_eof()) is True
+    assert run_parser(reader.at_eof()) is True
 
 
 def test_negative_read_is_refused() -> None:
     with pytest.raises(ValueError):
-        run(StreamReader().read_exact(-1))
+        run_parser(StreamReader().read_exact(-1))
 
 
 @given(st.binary(max_size=200), st.lists(st.integers(1, 50), max_size=30))
