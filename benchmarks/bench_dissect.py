@@ -1,4 +1,4 @@
-"""Dissecting a big capture: wslib.dissect's speed and memory, next to tshark on the same file.
+"""Dissecting a big capture: wslib.lab.dissect's speed and memory, next to tshark on the same file.
 
 Run it from the repository root::
 
@@ -13,11 +13,11 @@ What it does:
    them masked client→server and half echoed server→client, packed into segments of at most
    1,460 bytes (a typical Ethernet MSS) so that many frames share a segment and some straddle
    two, then a close handshake and FINs.
-2. Dissects it with ``wslib.dissect.iter_frames`` (streaming: frames are yielded, not kept) and
+2. Dissects it with ``wslib.lab.dissect.iter_frames`` (streaming: frames are yielded, not kept) and
    reports frames per second; then again under :mod:`tracemalloc` for the peak of Python
    memory, on the full file and on one ten times smaller. Streaming keeps the peak flat: it
    does not grow with the number of frames. ``conversations()``, which keeps every
-   :class:`~wslib.dissect.FrameRecord`, is measured too, to show the difference.
+   :class:`~wslib.lab.dissect.FrameRecord`, is measured too, to show the difference.
 3. Runs ``tshark -d tcp.port==PORT,http -Y websocket -T fields -e websocket.opcode`` on the same
    file (when tshark is installed): frames per second and its peak resident memory
    (``ru_maxrss`` of the child process), and checks it counts the same number of frames.
@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wslib import Frame, Opcode, accept, client_request
-from wslib.dissect import conversations, iter_frames
+from wslib.lab.dissect import conversations, iter_frames
 
 MSS = 1460
 PORT = 8765

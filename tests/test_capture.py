@@ -1,4 +1,4 @@
-"""wslib.capture: live loopback capture with scapy (needs capture privileges: root, as in CI)."""
+"""wslib.lab.capture: live loopback capture with scapy (needs capture privileges: root in CI)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import wslib
-from wslib import tools
-from wslib.capture import Capture, CaptureUnavailable, bpf_filter, capture, loopback_interface
+from wslib.lab import tools
+from wslib.lab.capture import Capture, CaptureUnavailable, bpf_filter, capture, loopback_interface
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -282,7 +282,7 @@ def test_an_empty_capture_writes_a_valid_pcap(tmp_path: Path) -> None:
 # --- no privileges --------------------------------------------------------------------------------
 
 UNPRIVILEGED_SCRIPT = """
-from wslib.capture import capture, CaptureUnavailable
+from wslib.lab.capture import capture, CaptureUnavailable
 try:
     with capture([9]):
         pass
@@ -430,7 +430,7 @@ def test_loopback_interface_is_the_one_of_this_os() -> None:
 
 
 def test_import_wslib_does_not_import_scapy() -> None:
-    code = "import sys, wslib; print('scapy' in sys.modules or 'wslib.capture' in sys.modules)"
+    code = "import sys, wslib; print('scapy' in sys.modules or 'wslib.lab.capture' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
     )

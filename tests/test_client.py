@@ -16,9 +16,9 @@ from contextlib import contextmanager
 import pytest
 
 import wslib
-from wslib.client import parse_uri
 from wslib.frames import Close, Frame, Opcode
 from wslib.streams import StreamReader
+from wslib.sync.client import parse_uri
 
 from .test_server import echo, no_thread_left, running, url, wait_for
 
@@ -179,7 +179,7 @@ def test_request_and_frames_on_the_wire_are_masked() -> None:
         deadline = time.monotonic() + 5
         while not frames or frames[-1].opcode is not Opcode.CLOSE:
             parser = Frame.parse(reader.read_exact, mask=True)  # a client MUST mask (§5.1)
-            frames.append(wslib.server.read_until_parsed(sock, reader, parser, deadline))
+            frames.append(wslib.sync.connection.read_until_parsed(sock, reader, parser, deadline))
         seen["frames"] = frames
         sock.sendall(b"\x88\x02\x03\xe8")  # the close answer, then the server ends TCP
 

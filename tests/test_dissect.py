@@ -1,4 +1,4 @@
-"""wslib.dissect: TCP reassembly, upgrade detection and frame decoding from capture files.
+"""wslib.lab.dissect: TCP reassembly, upgrade detection and frame decoding from capture files.
 
 Most tests build their capture packet by packet with scapy (:class:`Wire`), so that every hard
 case is exact: segments out of order, sent twice, overlapping; frames split across segments and
@@ -26,8 +26,9 @@ from scapy.layers.l2 import CookedLinux, Ether, Loopback
 from scapy.packet import Raw
 from scapy.utils import EDecimal, PcapNgWriter, rdpcap, wrpcap
 
-from wslib import Frame, Opcode, accept, client_request, tools
-from wslib.dissect import (
+from wslib import Frame, Opcode, accept, client_request
+from wslib.lab import tools
+from wslib.lab.dissect import (
     MAX_PAYLOAD,
     ConnectionKey,
     Endpoint,
@@ -752,10 +753,10 @@ def echo(conn: Any) -> None:
     reason="live capture needs root or CAP_NET_RAW",
 )
 def test_live_capture_of_wslib_peers(tmp_path: Path) -> None:
-    """Real traffic: wslib's client and server, captured by wslib.capture, dissected both from
+    """Real traffic: wslib's client and server, captured by wslib.lab.capture, dissected both from
     the packets in memory and from the file written, and compared with what was sent."""
     import wslib
-    from wslib.capture import capture
+    from wslib.lab.capture import capture
 
     sent = ["123", "456", "é" * 40_000]  # the last one needs a 64-bit length on the wire
     with wslib.serve(echo, ping_interval=None) as server, capture([server.port]) as cap:
@@ -889,7 +890,7 @@ def test_live_capture_of_python_websockets_with_deflate(tmp_path: Path) -> None:
     from websockets.sync.client import connect
     from websockets.sync.server import serve
 
-    from wslib.capture import capture
+    from wslib.lab.capture import capture
 
     def handler(ws: Any) -> None:
         for message in ws:
@@ -926,7 +927,7 @@ def test_read_packets_works_in_a_fresh_interpreter() -> None:
     import sys
 
     code = (
-        "from wslib.dissect import read_packets; from wslib.tools import PCAP_DIR; "
+        "from wslib.lab.dissect import read_packets; from wslib.lab.tools import PCAP_DIR; "
         "print(next(read_packets(PCAP_DIR / 'echo-123-456.pcap')).summary())"
     )
     result = subprocess.run(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from wslib import Frame, Opcode
-from wslib.dissect import conversations
-from wslib.dump import format_conversation
+from wslib.lab.dissect import conversations
+from wslib.lab.dump import format_conversation
 
 from .conftest import ROOT
 from .test_dissect import Wire, echo_session, masked

@@ -25,7 +25,7 @@ import websockets.sync.client
 import websockets.sync.server
 
 import wslib
-from wslib.tools import chromium
+from wslib.lab.tools import chromium
 
 from .test_server import no_thread_left, running, url, wait_for
 

@@ -1,4 +1,4 @@
-"""wslib.ladder: ladder diagrams of conversations (synthetic ones, and real ones when dissected)."""
+"""wslib.lab.ladder: ladder diagrams of conversations (synthetic ones, and real dissected ones)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import matplotlib.pyplot as plt
 import pytest
 
 from wslib import Headers, Opcode
-from wslib.ladder import draw_ladder, draw_ladders, ladder_rows
+from wslib.lab.ladder import draw_ladder, draw_ladders, ladder_rows
 
 PCAPS = Path(__file__).resolve().parent.parent / "data" / "pcaps"
 
-# --- a conversation shaped like wslib.dissect's data model, built by hand -----------------------
+# --- a conversation shaped like wslib.lab.dissect's data model, built by hand ---------------------
 
 
 @dataclass(frozen=True)
@@ -288,14 +288,14 @@ def test_draw_ladders_checks_its_arguments() -> None:
     assert plt.get_fignums() == []
 
 
-# --- real captures, dissected by wslib.dissect ----------------------------------------------------
+# --- real captures, dissected by wslib.lab.dissect ------------------------------------------------
 
 
 def dissected(name: str, **options: object) -> list[Any]:
-    dissect = pytest.importorskip("wslib.dissect")
+    dissect = pytest.importorskip("wslib.lab.dissect")
     path = PCAPS / name
     if not path.exists():
-        pytest.skip(f"{name} is not recorded yet (python -m wslib.recordings)")
+        pytest.skip(f"{name} is not recorded yet (python -m wslib.lab.recordings)")
     return list(dissect.conversations(path, **options))
 
 
@@ -352,7 +352,7 @@ def test_draw_other_shipped_captures(name: str, expected: list[str]) -> None:
 
 
 def test_draw_every_shipped_capture() -> None:
-    pytest.importorskip("wslib.dissect")
+    pytest.importorskip("wslib.lab.dissect")
     paths = sorted(PCAPS.glob("*.pcap"))
     if not paths:
         pytest.skip("no shipped captures yet")

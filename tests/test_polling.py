@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wslib import polling, tools
-from wslib.dissect import PcapError, conversations
-from wslib.polling import (
+from wslib.lab import polling, tools
+from wslib.lab.dissect import PcapError, conversations
+from wslib.lab.polling import (
     POLLING,
     STRATEGIES,
     Config,
@@ -246,7 +246,7 @@ def test_the_shipped_recording_measures_consistently() -> None:
 
 
 def test_scenario_for_the_recordings_module() -> None:
-    from wslib.recordings import Scenario
+    from wslib.lab.recordings import Scenario
 
     scenarios = polling.SCENARIOS
     assert list(scenarios) == ["polling-vs-websocket"]

@@ -1,4 +1,4 @@
-"""wslib.proxy: a real nginx in front of wslib.serve; its recipe, broken variants, idle timeouts."""
+"""wslib.lab.proxy: real nginx in front of wslib.serve: recipe, broken variants, idle timeouts."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 import websocket
 
 import wslib
-from wslib import tools
 from wslib.exercises.nb08 import MEASURED_STATUS
-from wslib.proxy import (
+from wslib.lab import tools
+from wslib.lab.proxy import (
     BROKEN,
     Nginx,
     ProxyError,

@@ -1,4 +1,4 @@
-"""wslib.recordings and data/pcaps/: the shipped captures, their manifest, and how they are made."""
+"""wslib.lab.recordings and data/pcaps/: the shipped captures, their manifest, how they are made."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from wslib import recordings, tools
-from wslib.recordings import MANIFEST_BEGIN, MANIFEST_END, SCENARIOS, pcap_facts
+from wslib.lab import recordings, tools
+from wslib.lab.recordings import MANIFEST_BEGIN, MANIFEST_END, SCENARIOS, pcap_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 PCAPS = ROOT / "data" / "pcaps"
@@ -72,9 +72,9 @@ def test_the_generated_table_matches_the_files() -> None:
 
 def test_the_manifest_gives_the_regeneration_command() -> None:
     text = README.read_text()
-    assert ".venv/bin/python -m wslib.recordings\n" in text
+    assert ".venv/bin/python -m wslib.lab.recordings\n" in text
     for name in SCENARIOS:
-        assert f"`.venv/bin/python -m wslib.recordings {name}`" in text
+        assert f"`.venv/bin/python -m wslib.lab.recordings {name}`" in text
 
 
 # --- what the shipped files hold (read with scapy: no privileges needed) --------------------------
@@ -229,7 +229,14 @@ def test_an_unknown_scenario_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         recordings.record(["no-such-capture"], directory=tmp_path, log=None)
     result = subprocess.run(
-        [sys.executable, "-m", "wslib.recordings", "no-such-capture", "--directory", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "wslib.lab.recordings",
+            "no-such-capture",
+            "--directory",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -240,7 +247,7 @@ def test_an_unknown_scenario_is_refused(tmp_path: Path) -> None:
 
 def test_the_list_option_names_every_scenario() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "wslib.recordings", "--list"],
+        [sys.executable, "-m", "wslib.lab.recordings", "--list"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -92,7 +92,7 @@ def read_http(sock: socket.socket, timeout: float = 5.0) -> wslib.Response:
     """Read one HTTP response from a raw socket (with wslib's parser)."""
     reader = StreamReader()
     parser = wslib.Response.parse(reader.read_line, reader.read_exact)
-    return wslib.server.read_until_parsed(sock, reader, parser, time.monotonic() + timeout)
+    return wslib.sync.connection.read_until_parsed(sock, reader, parser, time.monotonic() + timeout)
 
 
 class Raw:
@@ -108,7 +108,7 @@ class Raw:
     def handshake(self, port: int, **kwargs: Any) -> Raw:
         self.sock.sendall(handshake_bytes(port, **kwargs))
         parser = wslib.Response.parse(self.reader.read_line, self.reader.read_exact)
-        response = wslib.server.read_until_parsed(
+        response = wslib.sync.connection.read_until_parsed(
             self.sock, self.reader, parser, time.monotonic() + self.timeout
         )
         assert response.status == 101, response
@@ -117,7 +117,7 @@ class Raw:
 
     def response(self) -> wslib.Response:
         parser = wslib.Response.parse(self.reader.read_line, self.reader.read_exact)
-        return wslib.server.read_until_parsed(
+        return wslib.sync.connection.read_until_parsed(
             self.sock, self.reader, parser, time.monotonic() + self.timeout
         )
 
@@ -127,7 +127,7 @@ class Raw:
     def frame(self) -> Frame:
         """The next frame from the server (which MUST NOT mask, RFC 6455 §5.1)."""
         parser = Frame.parse(self.reader.read_exact, mask=False)
-        return wslib.server.read_until_parsed(
+        return wslib.sync.connection.read_until_parsed(
             self.sock, self.reader, parser, time.monotonic() + self.timeout
         )
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from wslib import tools
+from wslib.lab import tools
 
 
 def test_report_lists_every_capability() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from wslib import Frame, Opcode
-from wslib.dissect import Conversation, conversations
+from wslib.lab.dissect import Conversation, conversations
 
 from .conftest import ROOT
 from .test_dissect import Wire, deflate_session, echo_session, masked, stream_session

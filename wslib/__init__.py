@@ -1,33 +1,33 @@
 """wslib: the WebSocket protocol (RFC 6455), built step by step in the *WebSocket from Scratch*
 notebook series.
 
-One module per concept of the RFC:
+The package has three layers, and imports only point down (a test checks it):
 
-- :mod:`wslib.handshake`: the opening handshake (§4) and ``Sec-WebSocket-Accept`` (§1.3).
-- :mod:`wslib.streams`: a buffer that parsers read exact byte counts and lines from.
-- :mod:`wslib.frames`: frames on the wire (§5.2), their checks, close payloads (§5.5.1, §7.4).
-- :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
-- :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
-- :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
-- :mod:`wslib.server` and :mod:`wslib.client`: :func:`serve` and :func:`connect`, a threaded server
-  and a blocking client on real sockets (the only modules here that touch the network).
-- :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
+1. **The protocol, without I/O** (this folder): one module per concept of the RFC, bytes in,
+   events and bytes out; nothing here touches a socket.
 
-Around the protocol, for the notebooks (import them by name: they load scapy or matplotlib,
-which ``import wslib`` does not):
+   - :mod:`wslib.handshake`: the opening handshake (§4) and ``Sec-WebSocket-Accept`` (§1.3).
+   - :mod:`wslib.streams`: a buffer that parsers read exact byte counts and lines from.
+   - :mod:`wslib.frames`: frames on the wire (§5.2), their checks, close payloads (§5.5.1, §7.4).
+   - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
+   - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
+   - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
+   - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
 
-- :mod:`wslib.capture`: live loopback capture with scapy; :mod:`wslib.recordings` makes the
-  shipped captures in ``data/pcaps/``.
-- :mod:`wslib.dissect`: TCP reassembly and WebSocket decoding of pcap files with the parsers
-  above; ``python -m wslib.dump FILE.pcap`` prints what it finds.
-- :mod:`wslib.ladder`: sequence (ladder) diagrams of a dissected conversation.
-- :mod:`wslib.tools`: what this machine can do (capture privileges, nginx, tshark, Chromium).
-- :mod:`wslib.exercises`: automatic checks for the notebooks' exercises.
+2. **One subpackage per I/O model** on top of that core: :mod:`wslib.sync` (blocking sockets and
+   threads: :func:`serve`, :func:`connect`).
+
+3. **The series' instruments**, :mod:`wslib.lab` (import them by name: they load scapy or
+   matplotlib, which ``import wslib`` does not): live capture (:mod:`wslib.lab.capture`), the
+   dissector of capture files (:mod:`wslib.lab.dissect`, ``python -m wslib.dump FILE.pcap``),
+   ladder diagrams (:mod:`wslib.lab.ladder`), the polling experiment (:mod:`wslib.lab.polling`),
+   nginx in front (:mod:`wslib.lab.proxy`), the shipped captures (:mod:`wslib.lab.recordings`) and
+   what this machine can do (:mod:`wslib.lab.tools`). :mod:`wslib.exercises` checks the
+   notebooks' exercises.
 """
 
 from __future__ import annotations
 
-from .client import ClientConnection, connect
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -76,8 +76,8 @@ from .protocol import (
     State,
     TextMessage,
 )
-from .server import Server, ServerConnection, SyncConnection, serve
 from .streams import StreamReader
+from .sync import ClientConnection, Server, ServerConnection, SyncConnection, connect, serve
 
 __version__ = "0.1.0"
 

@@ -2,7 +2,7 @@
 
 For instructors. ``tests/test_exercises.py`` proves that each check accepts ``SOLUTIONS[name]``
 and rejects every answer in ``WRONG_ANSWERS[name]``. Each function receives the frames of one
-conversation (``wslib.dissect.FrameRecord``), in time order.
+conversation (``wslib.lab.dissect.FrameRecord``), in time order.
 """
 
 from __future__ import annotations

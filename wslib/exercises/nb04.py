@@ -140,8 +140,8 @@ def _expected_reply(message: str | bytes) -> str | bytes:
     "binary message comes back unchanged, for as long as the client sends.",
 )
 def check_handler(answer: Any) -> None:
-    from ..client import connect
-    from ..server import serve
+    from ..sync.client import connect
+    from ..sync.server import serve
 
     if not callable(answer):
         raise Wrong("the answer should be a function handler(conn).")
@@ -203,8 +203,8 @@ _LATE_S = 0.25  # ... nor more than this after
     "step send 'done'. Each message must go out the moment its step is over.",
 )
 def check_push_progress(answer: Any) -> None:
-    from ..client import connect
-    from ..server import serve
+    from ..sync.client import connect
+    from ..sync.server import serve
 
     if not callable(answer):
         raise Wrong("the answer should be a function push_progress(conn, durations).")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..tools import PCAP_DIR
+from ..lab.tools import PCAP_DIR
 from . import Wrong, exercise
 
 __all__ = ["SHIPPED", "header_bytes_cases", "syn_cases"]

@@ -9,8 +9,8 @@
   (RFC 6455 §5.4: control frames MAY be injected in the middle of a fragmented message).
 
 Every expected answer is computed from the shipped captures in ``data/pcaps/`` with
-:mod:`wslib.dissect` when the check runs, so that the checks still hold after the captures are
-recorded again (``python -m wslib.recordings``). The learner's function receives the
+:mod:`wslib.lab.dissect` when the check runs, so that the checks still hold after the captures are
+recorded again (``python -m wslib.lab.recordings``). The learner's function receives the
 dissector's frames with the fields the exercise is about blanked out, so that it has to work
 them out from the bytes.
 """
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..frames import Opcode
-from ..tools import PCAP_DIR
+from ..lab.tools import PCAP_DIR
 from . import Wrong, exercise
 
 __all__ = ["CLOSE_FILES", "OVERHEAD_FILES", "PING_FILE", "websocket_frames"]
@@ -37,7 +37,7 @@ _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 
 def websocket_frames(name: str) -> list[Any]:
     """The frames of the first WebSocket conversation in ``data/pcaps/NAME``, in time order."""
-    from ..dissect import conversations
+    from ..lab.dissect import conversations
 
     path = PCAP_DIR / name
     found = [conv for conv in conversations(path) if conv.request is not None]

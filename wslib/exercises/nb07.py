@@ -5,9 +5,9 @@
 - ``07.handshakes``: how many TCP connections (three-way handshakes) each strategy opens to
   submit one task and make some polls about it.
 
-The expected answers come from the models in :mod:`wslib.polling`
-(:func:`~wslib.polling.polling_bytes_per_notification`,
-:func:`~wslib.polling.connections_opened`), which ``tests/test_polling.py`` checks against
+The expected answers come from the models in :mod:`wslib.lab.polling`
+(:func:`~wslib.lab.polling.polling_bytes_per_notification`,
+:func:`~wslib.lab.polling.connections_opened`), which ``tests/test_polling.py`` checks against
 real captures.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..polling import STRATEGIES, connections_opened, polling_bytes_per_notification
+from ..lab.polling import STRATEGIES, connections_opened, polling_bytes_per_notification
 from . import Wrong, exercise
 
 __all__: list[str] = []

@@ -1,7 +1,7 @@
 """Checks for the exercises of notebook 08 (a WebSocket behind a reverse proxy).
 
 - ``08.which-header``: for each way of breaking nginx's WebSocket recipe
-  (:data:`wslib.proxy.BROKEN`), the HTTP status the client receives instead of
+  (:data:`wslib.lab.proxy.BROKEN`), the HTTP status the client receives instead of
   ``101 Switching Protocols``. The expected statuses are those measured by
   ``tests/test_proxy.py`` against a real nginx and a ``wslib.serve`` server
   (:data:`MEASURED_STATUS`), so the check cannot drift from the truth.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..proxy import BROKEN
+from ..lab.proxy import BROKEN
 from . import Wrong, exercise
 
 __all__ = ["MEASURED_STATUS", "REAL_CLIENT_CASES"]
@@ -30,7 +30,7 @@ MEASURED_STATUS: dict[str, int] = {
 
 @exercise(
     "08.which-header",
-    "Write statuses() returning a dict that maps each broken variant in wslib.proxy.BROKEN "
+    "Write statuses() returning a dict that maps each broken variant in wslib.lab.proxy.BROKEN "
     "('no-http-1.1', 'no-upgrade', 'no-connection', 'connection-keep-alive') to the HTTP "
     "status code (an int) the client receives through that nginx instead of 101.",
 )

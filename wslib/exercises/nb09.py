@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..tools import PCAP_DIR
+from ..lab.tools import PCAP_DIR
 from . import Wrong, exercise
 
 __all__ = ["PATHS", "WHO_CLOSED_FILES", "expected_closer"]
@@ -79,7 +79,7 @@ def expected_closer(conversation: Any) -> str | None:
 
 
 def _conversations() -> list[tuple[str, Any]]:
-    from ..dissect import conversations
+    from ..lab.dissect import conversations
 
     found = []
     for name in WHO_CLOSED_FILES:

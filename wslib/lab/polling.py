@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from .scenario import Scenario
 from .tools import PCAP_DIR
 
 __all__ = [
@@ -143,7 +144,7 @@ class Job:
 
     def offsets(self) -> list[float]:
         """Seconds from the task's start to each piece of news (increasing)."""
-        rng = random.Random(f"wslib.polling/{self.seed}")
+        rng = random.Random(f"wslib.polling/{self.seed}")  # the seed the shipped recording used
         total, out = 0.0, []
         for _ in range(self.steps):
             total += min(rng.expovariate(1 / self.mean_gap), 3 * self.mean_gap)
@@ -400,7 +401,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 def _websocket_handler(tasks: _Tasks, stopping: threading.Event) -> Callable[[Any], None]:
     """Each message from the client submits a job; the server pushes each piece of news."""
-    from .exceptions import ConnectionClosed
+    from ..exceptions import ConnectionClosed
 
     def handler(conn: Any) -> None:
         tasks.connected()
@@ -576,7 +577,7 @@ class _Client:
     # -- WebSocket --
 
     def run_websocket(self) -> None:
-        from .client import connect
+        from ..sync.client import connect
 
         with connect(
             f"ws://127.0.0.1:{self.port}/{self.config.label}/tasks", ping_interval=None
@@ -610,7 +611,7 @@ class Run:
     configs: dict[int, Config]
     logs: dict[int, list[ClientLog]]
     requests: dict[int, int]  # requests each server handled (HTTP requests; WebSocket: upgrades)
-    capture: Any = None  # a wslib.capture.Capture, or None when run without capture
+    capture: Any = None  # a wslib.lab.capture.Capture, or None when run without capture
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -635,11 +636,11 @@ def run(
 
     Clients submit tasks until ``duration`` is over, then finish the task they follow. With
     ``captured=True`` the whole run is sniffed on loopback (raises
-    :class:`wslib.capture.CaptureUnavailable` without privileges). ``timeout`` (default:
+    :class:`wslib.lab.capture.CaptureUnavailable` without privileges). ``timeout`` (default:
     ``duration`` plus 4× the longest task's mean length plus 10 s) bounds the whole run; a
     client still busy then is stopped and reported in :attr:`Run.errors`.
     """
-    from .server import serve
+    from ..sync.server import serve
 
     if timeout is None:
         longest = max(c.job.steps * c.job.mean_gap * 4 for c in configs)
@@ -880,7 +881,7 @@ def measure(source: str | Path | Iterable[Any]) -> list[Measurement]:
     """Measure every configuration in a capture (a pcap path or scapy packets), by server port.
 
     A server port is recognised by the first path segment of its requests (a configuration's
-    label); connections to anything else are left out. :mod:`wslib.dissect` finds the HTTP
+    label); connections to anything else are left out. :mod:`wslib.lab.dissect` finds the HTTP
     messages and the WebSocket frames; the bytes are counted here, packet by packet.
     """
     from .dissect import conversations
@@ -1107,22 +1108,17 @@ def recording_path() -> Path:
     return PCAP_DIR / RECORDING_FILE
 
 
-def __getattr__(name: str) -> Any:
-    # SCENARIOS is built on first use: wslib.recordings imports this module to merge it, and
-    # this module needs wslib.recordings' Scenario class (imported late to avoid the cycle).
-    if name == "SCENARIOS":
-        from .recordings import Scenario
-
-        scenario = Scenario(
-            RECORDING_FILE.removesuffix(".pcap"),
-            "One minute of the five ways to learn that a background task finished (HTTP/1.0 "
-            "short polling, keep-alive polling with and without a browser's headers, long "
-            "polling, Server-Sent Events, WebSocket push; polling every 1 s, tasks of ~3 s), "
-            "plus notebook 07's sweeps: poll intervals 0.25–4 s and 0.25–4 pieces of news/s.",
-            "`wslib.polling` servers and clients (`http.server`/`http.client`, `wslib.serve`/"
-            "`wslib.connect`), one server port per strategy",
-            record_scenario,
-            seconds=RECORDING_SECONDS + 12,
-        )
-        return {scenario.name: scenario}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: This module's shipped capture, for :mod:`wslib.lab.recordings`.
+SCENARIOS = {
+    RECORDING_FILE.removesuffix(".pcap"): Scenario(
+        RECORDING_FILE.removesuffix(".pcap"),
+        "One minute of the five ways to learn that a background task finished (HTTP/1.0 "
+        "short polling, keep-alive polling with and without a browser's headers, long "
+        "polling, Server-Sent Events, WebSocket push; polling every 1 s, tasks of ~3 s), "
+        "plus notebook 07's sweeps: poll intervals 0.25–4 s and 0.25–4 pieces of news/s.",
+        "`wslib.lab.polling` servers and clients (`http.server`/`http.client`, `wslib.serve`/"
+        "`wslib.connect`), one server port per strategy",
+        record_scenario,
+        seconds=RECORDING_SECONDS + 12,
+    )
+}

@@ -10,7 +10,7 @@ What Wireshark does for a WebSocket connection, in one readable module, with wsl
 
 Usage::
 
-    from wslib.dissect import conversations
+    from wslib.lab.dissect import conversations
     for conv in conversations("data/pcaps/echo-123-456.pcap"):
         print(conv.summary())
 
@@ -18,8 +18,8 @@ Usage::
 - :func:`conversations` returns one :class:`Conversation` per WebSocket connection (with its TCP
   events, handshake, frames, close code, byte counts); :func:`iter_frames` streams the frames
   of a capture of any size, keeping memory flat; :func:`timeline` merges a conversation's
-  events in time order (what :func:`wslib.ladder.draw_ladder` draws).
-- ``python -m wslib.dump FILE`` (:mod:`wslib.dump`) prints it all, one line per event.
+  events in time order (what :func:`wslib.lab.ladder.draw_ladder` draws).
+- ``python -m wslib.dump FILE`` (:mod:`wslib.lab.dump`) prints it all, one line per event.
 - Connections are numbered like Wireshark's ``tcp.stream``, packets like its ``frame.number``,
   and a frame or HTTP message is shown in the packet that completed it, as Wireshark does:
   ``tests/test_tshark.py`` checks every field against tshark.
@@ -66,16 +66,16 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Union
 
-from .exceptions import (
+from ..exceptions import (
     InvalidPayloadData,
     InvalidRequest,
     InvalidResponse,
     ProtocolError,
     WebSocketError,
 )
-from .frames import RSV1, Close, Frame, Opcode
-from .handshake import MAX_HEAD_SIZE, MAX_LINE_LENGTH, Headers, Request, Response, check_response
-from .streams import StreamReader
+from ..frames import RSV1, Close, Frame, Opcode
+from ..handshake import MAX_HEAD_SIZE, MAX_LINE_LENGTH, Headers, Request, Response, check_response
+from ..streams import StreamReader
 
 __all__ = [
     "MAX_OUT_OF_ORDER",
@@ -1313,7 +1313,7 @@ Source = Union[str, "os.PathLike[str]", Iterable[Any]]
 def _segments(source: Source) -> Iterator[_Segment]:
     if isinstance(source, (str, os.PathLike)):
         return _segments_from_file(source)
-    packets = getattr(source, "packets", source)  # a wslib.capture.Capture, or its packets
+    packets = getattr(source, "packets", source)  # a wslib.lab.capture.Capture, or its packets
     return _segments_from_packets(packets)
 
 
@@ -1326,7 +1326,7 @@ def conversations(
 ) -> list[Conversation]:
     """Every WebSocket conversation in a capture, in the order the connections started.
 
-    ``source`` is a pcap/pcapng file path, scapy packets, or a ``wslib.capture.Capture``.
+    ``source`` is a pcap/pcapng file path, scapy packets, or a ``wslib.lab.capture.Capture``.
     ``port`` keeps only the connections with an endpoint on that port (the upgrade is found on
     any port without it). ``http=True`` also returns the connections that carried plain HTTP
     without an upgrade (``kind == "http"``), for instance HTTP/1.0 polling. ``max_payload``

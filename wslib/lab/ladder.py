@@ -6,8 +6,8 @@ upgrade request and its ``101`` answer (RFC 6455 §4), every WebSocket frame wit
 preview of its payload (§5.2; client frames are masked, §5.3), the close frames with their code
 (§5.5.1) and the FIN or RST that ends the TCP connection::
 
-    from wslib.dissect import conversations
-    from wslib.ladder import draw_ladder
+    from wslib.lab.dissect import conversations
+    from wslib.lab.ladder import draw_ladder
 
     (conv,) = conversations("data/pcaps/echo-123-456.pcap")
     ax = draw_ladder(conv)             # a new figure; or draw_ladder(conv, ax=my_axes)
@@ -18,7 +18,7 @@ event since the first one is written in the left margin. A long conversation is 
 more than ``max_frames`` frames, the first and the last ones are drawn around a
 "… N more frames …" marker.
 
-The conversation is read through its attributes only (the data model of :mod:`wslib.dissect`:
+The conversation is read through its attributes only (the data model of :mod:`wslib.lab.dissect`:
 ``Conversation``, ``TcpEvent``, ``HttpMessage``, ``FrameRecord``), so anything shaped like it can
 be drawn. matplotlib is imported here, so ``import wslib`` does not import this module.
 """
@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .frames import Opcode
+from ..frames import Opcode
 
 __all__ = ["LadderRow", "draw_ladder", "draw_ladders", "ladder_rows"]
 
@@ -55,7 +55,7 @@ COLOURS = {
 }
 
 
-# --- what the ladder reads: the shape of wslib.dissect's data model -----------------------------
+# --- what the ladder reads: the shape of wslib.lab.dissect's data model ---------------------------
 
 
 class _Event(Protocol):

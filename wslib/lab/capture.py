@@ -3,7 +3,7 @@
 One context manager around the code that talks::
 
     import wslib
-    from wslib.capture import capture
+    from wslib.lab.capture import capture
 
     with wslib.serve(echo) as server, capture([server.port]) as cap:
         ...                                   # talk to ws://127.0.0.1:{server.port}/
@@ -29,7 +29,7 @@ What it takes care of:
   in one sentence, with the fix for this OS. The notebooks then replay ``data/pcaps/`` instead.
 
 This module imports scapy (about a second), so ``import wslib`` does not import it:
-write ``from wslib.capture import capture``.
+write ``from wslib.lab.capture import capture``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..exceptions import InvalidState, WebSocketError
 from . import tools
-from .exceptions import InvalidState, WebSocketError
 
 __all__ = ["Capture", "CaptureUnavailable", "bpf_filter", "capture", "loopback_interface"]
 
@@ -145,7 +145,8 @@ class Capture:
     """Packets sniffed on loopback while a block of code runs; use :func:`capture` to make one.
 
     - :attr:`packets`: the scapy packets, each once, in time order.
-    - :meth:`write`: save them as a classic pcap file, for Wireshark, tshark or :mod:`wslib.dump`.
+    - :meth:`write`: save them as a classic pcap file, for Wireshark, tshark or
+      :mod:`wslib.lab.dump`.
     - :attr:`filter`: the BPF filter string attached to the socket, or ``None`` when the ports
       were filtered in Python (no libpcap, or ``use_bpf=False``).
     - :attr:`timed_out`: ``True`` when sniffing stopped at ``timeout`` before the block ended.
@@ -355,7 +356,7 @@ def capture(
     - ``iface``: the interface; by default the loopback one (``lo`` or ``lo0``).
     - ``timeout=30.0``: sniffing stops after that many seconds, even if the block is still running.
     - ``use_bpf``: filter with a BPF program in the kernel (needs libpcap to compile it) or, when
-      ``False``, in Python; by default BPF when :func:`wslib.tools.libpcap` finds libpcap.
+      ``False``, in Python; by default BPF when :func:`wslib.lab.tools.libpcap` finds libpcap.
     - ``grace=0.2``: seconds to keep sniffing after the block, for packets still in flight.
 
     Raises :class:`CaptureUnavailable` when this process may not sniff (no root, no capability).

@@ -11,9 +11,9 @@
 It opens a TCP connection, sends the opening handshake (RFC 6455 §4.1), checks the server's
 answer with :func:`wslib.handshake.check_response` ("the client MUST validate the server's
 response"), then hands the socket to a :class:`ClientConnection`: the same
-:class:`~wslib.server.SyncConnection` as the server's, on the client side of the protocol, which
-masks every frame it sends (§5.3). Like the server's, one reader thread per connection reads
-the socket, answers pings and close frames and sends keepalive pings.
+:class:`~wslib.sync.connection.SyncConnection` as the server's, on the client side of the
+protocol, which masks every frame it sends (§5.3). Like the server's, one reader thread per
+connection reads the socket, answers pings and close frames and sends keepalive pings.
 
 Only ``ws://``: TLS (``wss://``) is not covered by this series. The client connects directly
 to the host in the URL and never uses the ``http_proxy``/``https_proxy`` environment variables.
@@ -28,11 +28,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import InvalidResponse, InvalidURI
-from .handshake import Headers, Request, Response, check_response, client_request
-from .protocol import Connection, Side
-from .server import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
-from .streams import StreamReader
+from ..exceptions import InvalidResponse, InvalidURI
+from ..handshake import Headers, Request, Response, check_response, client_request
+from ..protocol import Connection, Side
+from ..streams import StreamReader
+from .connection import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
 
 __all__ = ["ClientConnection", "WebSocketURI", "connect", "parse_uri"]
 
@@ -86,7 +86,7 @@ def parse_uri(uri: str) -> WebSocketURI:
 
 
 class ClientConnection(SyncConnection):
-    """A client connection: :class:`~wslib.server.SyncConnection` plus the handshake it made.
+    """A client connection: a :class:`~wslib.sync.connection.SyncConnection` and its handshake.
 
     ``conn.request`` is the handshake request sent, ``conn.response`` the server's 101 and
     ``conn.subprotocol`` the subprotocol the server chose (or None).

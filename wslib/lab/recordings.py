@@ -1,12 +1,12 @@
 """The recorded captures in ``data/pcaps/``: how each one is made, and the command to make it again.
 
 Each scenario runs real peers on ``127.0.0.1`` (free ports picked by the system) under
-:func:`wslib.capture.capture` and writes ``NAME.pcap``::
+:func:`wslib.lab.capture.capture` and writes ``NAME.pcap``::
 
-    .venv/bin/python -m wslib.recordings                   # all of them, then the manifest
-    .venv/bin/python -m wslib.recordings echo-123-456      # only the ones named
+    .venv/bin/python -m wslib.lab.recordings                   # all of them, then the manifest
+    .venv/bin/python -m wslib.lab.recordings echo-123-456      # only the ones named
 
-Capturing needs privileges (root, or the capabilities :mod:`wslib.tools` describes). Every
+Capturing needs privileges (root, or the capabilities :mod:`wslib.lab.tools` describes). Every
 regeneration differs from the last in timestamps, ports and masking keys, never in the frames.
 ``data/pcaps/README.md`` (the manifest) is rewritten between its two marker lines, with the port,
 the packet count and the size of each file as found on disk.
@@ -24,16 +24,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..frames import Close, Frame, Opcode
+from ..handshake import Response, check_response, client_request
+from ..streams import StreamReader
+from ..sync.client import connect
+from ..sync.connection import read_until_parsed
+from ..sync.server import Server, ServerConnection, serve
+from . import polling, proxy
 from .capture import Capture, CaptureUnavailable, capture
-from .client import connect
-from .frames import Close, Frame, Opcode
-from .handshake import Response, check_response, client_request
-from .server import Server, ServerConnection, read_until_parsed, serve
-from .streams import StreamReader
+from .scenario import Scenario
 from .tools import PCAP_DIR, without_proxy_variables
 
 __all__ = [
@@ -52,9 +54,9 @@ __all__ = [
 IDLE_SECONDS = 60.0
 PING_INTERVAL = 5.0
 
-MANIFEST_BEGIN = "<!-- wslib.recordings: begin (generated: do not edit by hand) -->"
-MANIFEST_END = "<!-- wslib.recordings: end -->"
-REGENERATE = ".venv/bin/python -m wslib.recordings"
+MANIFEST_BEGIN = "<!-- wslib.lab.recordings: begin (generated: do not edit by hand) -->"
+MANIFEST_END = "<!-- wslib.lab.recordings: end -->"
+REGENERATE = ".venv/bin/python -m wslib.lab.recordings"
 
 
 def _echo(conn: ServerConnection) -> None:
@@ -275,17 +277,6 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 # --- the catalogue --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """One shipped capture: its file name (without ``.pcap``), what it shows, how it is made."""
-
-    name: str
-    shows: str
-    made: str
-    run: Callable[[], Capture]
-    seconds: float = 1.0  # about how long it takes to record
-
-
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -342,13 +333,10 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
-# The captures of notebooks 07 (wslib.polling) and 08-09 (wslib.proxy) are made by those
+# The captures of notebooks 07 (wslib.lab.polling) and 08-09 (wslib.lab.proxy) are made by those
 # modules; they join this table so that one command regenerates every shipped capture.
-from .polling import SCENARIOS as _POLLING_SCENARIOS  # noqa: E402
-from .proxy import scenarios as _proxy_scenarios  # noqa: E402
-
-SCENARIOS.update(_POLLING_SCENARIOS)
-SCENARIOS.update(_proxy_scenarios())
+SCENARIOS.update(polling.SCENARIOS)
+SCENARIOS.update(proxy.SCENARIOS)
 
 
 def record(
@@ -361,7 +349,7 @@ def record(
     """Record the scenarios named (all by default) into ``directory``; return the files written.
 
     Rewrites the manifest (``README.md`` in ``directory``) unless ``manifest=False``. Raises
-    :class:`~wslib.capture.CaptureUnavailable` without capture privileges, and ``KeyError``
+    :class:`~wslib.lab.capture.CaptureUnavailable` without capture privileges, and ``KeyError``
     for an unknown name.
     """
     chosen = list(names) if names else list(SCENARIOS)
@@ -455,7 +443,7 @@ def write_manifest(directory: str | os.PathLike[str] = PCAP_DIR) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wslib.recordings",
+        prog="python -m wslib.lab.recordings",
         description="Regenerate the captures in data/pcaps/ (all, or the ones named) and the "
         "manifest data/pcaps/README.md. Needs capture privileges.",
     )

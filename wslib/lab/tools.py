@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: The recorded captures shipped with the series.
-PCAP_DIR = Path(__file__).resolve().parent.parent / "data" / "pcaps"
+PCAP_DIR = Path(__file__).resolve().parents[2] / "data" / "pcaps"
 
 
 @dataclass(frozen=True)

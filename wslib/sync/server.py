@@ -1,0 +1,522 @@
+"""A threaded WebSocket server on top of :mod:`wslib.protocol`: the article's server, done right.
+
+A complete echo server, in a notebook cell or a script::
+
+    import wslib
+
+    def echo(conn):
+        for message in conn:      # str for a text message, bytes for a binary one
+            conn.send(message)    # ... sent back as the same kind
+
+    with wslib.serve(echo) as server:          # serving in the background already
+        print(f"ws://127.0.0.1:{server.port}/")
+        ...                                     # on exit: every connection closed with 1001
+
+Thread model (like the article: one thread per connection, plus one reader)
+-------------------------------------------------------------------------------
+
+- **One acceptor thread** per server waits for new TCP connections (``accept()``).
+- **One connection thread** per TCP connection reads the opening handshake (RFC 6455 §4.2),
+  answers it (101, an HTTP error, or the HTML page for a plain ``GET``), then runs *your
+  handler* in that same thread, as the article did.
+- **One reader thread** per WebSocket connection reads the socket, feeds the sans-I/O
+  :class:`wslib.protocol.Connection`, answers pings and close frames, sends keepalive pings and
+  queues messages for the handler. Without it, a handler that is busy (say, pushing the
+  progress of a long task) would leave pings and close frames unanswered. The ``websockets``
+  library's threaded implementation (``websockets.sync``) does the same.
+
+So a WebSocket connection costs two threads. Everything that touches the protocol object and
+writes to the socket holds one lock per connection, so :meth:`SyncConnection.send` is safe
+from any thread: that is how a server *pushes* (see :meth:`Server.broadcast`).
+
+Every wait has a time bound: the handshake (``open_timeout``), the closing handshake
+(``close_timeout``), each write to a peer that does not read (``close_timeout`` too), and the
+joins of every thread when the server stops.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+from ..exceptions import (
+    ConnectionClosed,
+    InvalidRequest,
+)
+from ..handshake import Headers, Request, Response, accept, reject
+from ..protocol import (
+    Connection,
+    Side,
+    State,
+)
+from ..streams import StreamReader
+from .connection import (
+    TICK,
+    Message,
+    SyncConnection,
+    Trace,
+    _frame_tracer,
+    close_socket_gracefully,
+    logger,
+    make_tracer,
+    read_until_parsed,
+)
+
+__all__ = [
+    "Handler",
+    "Message",
+    "Server",
+    "ServerConnection",
+    "serve",
+]
+
+#: A handler is a function of one connection; it runs in the connection's own thread.
+Handler = Callable[["ServerConnection"], Any]
+
+
+class ServerConnection(SyncConnection):
+    """The connection a handler receives: :class:`SyncConnection` plus the client's request.
+
+    ``conn.path`` is the request path (``/chat?room=1``), ``conn.request_headers`` its headers
+    (behind a proxy, ``conn.request_headers.get("X-Forwarded-For")`` names the real client),
+    ``conn.remote_address`` the TCP peer and ``conn.subprotocol`` the one negotiated.
+    """
+
+    def __init__(self, sock: socket.socket, protocol: Connection, request: Request, **kw: Any):
+        super().__init__(sock, protocol, **kw)
+        self.request = request
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def request_headers(self) -> Headers:
+        return self.request.headers
+
+    def __repr__(self) -> str:
+        return f"<ServerConnection {self.remote_address} {self.path} {self.state.name}>"
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+
+def _index_html() -> bytes:
+    """The browser page served at ``GET /`` (wslib/sync/static/index.html)."""
+    return importlib.resources.files("wslib.sync").joinpath("static/index.html").read_bytes()
+
+
+def _http_response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+class Server:
+    """A running WebSocket server; :func:`serve` makes one. Stop it with :meth:`close`.
+
+    ``server.port`` is the bound port, ``server.connections`` the open connections and
+    :meth:`broadcast` sends one message to all of them. A context manager: leaving the
+    ``with`` block closes the server.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        open_timeout: float = 10.0,
+        close_timeout: float = 10.0,
+        max_connections: int | None = None,
+        origins: Iterable[str | None] | None = None,
+        subprotocols: Iterable[str] = (),
+        max_size: int | None = 2**20,
+        max_queue: int = 16,
+        trace: Trace = False,
+    ) -> None:
+        self.handler = handler
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.open_timeout = open_timeout
+        self.close_timeout = close_timeout
+        self.max_connections = max_connections
+        self.origins = None if origins is None else list(origins)
+        self.subprotocols = list(subprotocols)
+        self.max_size = max_size
+        self.max_queue = max_queue
+        self.trace = trace
+
+        # A backlog of 1024: a burst of connections waits in the kernel, not refused.
+        self.socket = socket.create_server((host, port), backlog=1024)
+        self.host: str = self.socket.getsockname()[0]
+        self.port: int = self.socket.getsockname()[1]
+        # A socket pair to wake the acceptor up when the server closes.
+        self._wakeup_recv, self._wakeup_send = socket.socketpair()
+        self._lock = threading.Lock()
+        self._closing = False
+        self._connections: set[ServerConnection] = set()
+        self._handshaking: set[socket.socket] = set()  # sockets still in the opening handshake
+        self._opening = 0  # handshakes accepted whose connection is not registered yet
+        self._threads: set[threading.Thread] = set()  # connection threads
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name=f"wslib-server-{self.port}", daemon=True
+        )
+        self._acceptor.start()
+        logger.info("serving on ws://%s:%d/", self.host, self.port)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "serving"
+        return f"<Server ws://{self.host}:{self.port}/ {state}, {len(self._connections)} open>"
+
+    # --- accepting --------------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        poller = select.poll() if hasattr(select, "poll") else None
+        if poller is not None:
+            poller.register(self.socket, select.POLLIN)
+            poller.register(self._wakeup_recv, select.POLLIN)
+        while not self._closing:
+            if poller is not None:
+                ready = {fd for fd, _ in poller.poll(int(TICK * 1000))}
+                if self._wakeup_recv.fileno() in ready:
+                    break
+                if self.socket.fileno() not in ready:
+                    continue
+            else:  # pragma: no cover - Windows
+                readable, _, _ = select.select([self.socket, self._wakeup_recv], [], [], TICK)
+                if self._wakeup_recv in readable:
+                    break
+                if not readable:
+                    continue
+            try:
+                sock, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                continue
+            except OSError:  # too many open files, ...: wait a little, then go on
+                logger.exception("accept() failed")
+                time.sleep(0.1)
+                continue
+            try:  # small messages go out at once rather than wait to be merged (Nagle)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - the client is already gone
+                pass
+            thread = threading.Thread(
+                target=self._handle, args=(sock, address), name=f"wslib-conn-{address}", daemon=True
+            )
+            with self._lock:
+                if self._closing:
+                    sock.close()
+                    break
+                self._threads.add(thread)
+                self._handshaking.add(sock)
+            thread.start()
+
+    # --- one connection ---------------------------------------------------------------------------
+
+    def _handle(self, sock: socket.socket, address: Any) -> None:
+        """The connection thread: handshake, then the handler, then the closing handshake."""
+        who = "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
+        trace_line = make_tracer(self.trace, f"[server, client {who}]")
+        conn: ServerConnection | None = None
+        try:
+            conn = self._handshake(sock, who, trace_line)
+            if conn is None:
+                return
+            code = 1000  # the handler returned: a normal closure
+            try:
+                self.handler(conn)
+            except ConnectionClosed:
+                pass  # the peer went away in the middle of the handler: nothing to report
+            except Exception:
+                logger.exception("the handler failed on %s", who)
+                # RFC 6455 §7.4.1: 1011 "unexpected condition", without the details
+                code = 1011
+            conn.close(code, "")  # if not closed yet; waits for the reader thread in any case
+        except Exception:  # pragma: no cover - a bug in wslib: log it, never crash the server
+            logger.exception("unexpected error on %s", who)
+        finally:
+            with self._lock:
+                self._handshaking.discard(sock)
+                if conn is not None:
+                    self._connections.discard(conn)
+                self._threads.discard(threading.current_thread())
+            if conn is None:
+                sock.close()
+
+    def _send_and_close(self, sock: socket.socket, response: Response, trace: Any) -> None:
+        if trace is not None:
+            trace(f"> {response.version} {response.status} {response.reason}")
+        with self._lock:
+            self._handshaking.discard(sock)  # from now on this thread alone closes it
+        try:
+            sock.settimeout(self.close_timeout)
+            sock.sendall(response.serialize())
+        except OSError:
+            pass
+        close_socket_gracefully(sock)
+
+    def _handshake(
+        self, sock: socket.socket, who: str, trace: Callable[[str], None] | None
+    ) -> ServerConnection | None:
+        """Read and answer the opening handshake (RFC 6455 §4.2); None if it failed."""
+        reader = StreamReader()
+        try:
+            request = read_until_parsed(
+                sock,
+                reader,
+                Request.parse(reader.read_line),
+                time.monotonic() + self.open_timeout,
+            )
+        except InvalidRequest as error:  # malformed HTTP, or a head over a limit: 400
+            logger.info("bad request from %s: %s", who, error)
+            self._send_and_close(sock, reject(error), trace)
+            return None
+        except (TimeoutError, EOFError, OSError) as error:
+            # Too slow (open_timeout) or gone: there is nobody to answer, just close.
+            logger.info("no handshake from %s: %s", who, error or type(error).__name__)
+            with self._lock:
+                self._handshaking.discard(sock)
+            return None
+        if trace is not None:
+            trace(f"< {request.method} {request.path} {request.version}")
+
+        # A plain GET without "Upgrade": a browser visiting the server gets the demo page.
+        if request.method == "GET" and "Upgrade" not in request.headers:
+            page = _http_response(HTTPStatus.OK, _index_html(), "text/html; charset=utf-8")
+            self._send_and_close(sock, page, trace)
+            return None
+        try:
+            response = accept(request, origins=self.origins, subprotocols=self.subprotocols)
+        except InvalidRequest as error:  # 400, 403, 405, 426: RFC 6455 §4.2.2, §4.4
+            logger.info("handshake refused for %s: %s", who, error)
+            self._send_and_close(sock, reject(error), trace)
+            return None
+
+        protocol = Connection(Side.SERVER, max_size=self.max_size, trace=_frame_tracer(trace))
+        conn = ServerConnection(
+            sock,
+            protocol,
+            request,
+            subprotocol=response.headers.get("Sec-WebSocket-Protocol"),
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            close_timeout=self.close_timeout,
+            max_queue=self.max_queue,
+            trace_line=trace,
+        )
+        with self._lock:  # count this one before its 101 goes out, so two cannot both pass
+            full = (
+                self.max_connections is not None
+                and self._opening + sum(c.state is State.OPEN for c in self._connections)
+                >= self.max_connections
+            )
+            if not (full or self._closing):
+                self._opening += 1
+                self._handshaking.discard(sock)  # close() now waits for its registration
+        if full or self._closing:
+            message = (
+                f"this server accepts at most {self.max_connections} connections; try again later"
+                if full
+                else "this server is shutting down"
+            )
+            logger.info("refused %s: %s", who, message)
+            busy = _http_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"Failed to open a WebSocket connection: {message}\n".encode(),
+                "text/plain; charset=utf-8",
+            )
+            busy.headers["Retry-After"] = "1"
+            self._send_and_close(sock, busy, trace)
+            return None
+        try:
+            sock.settimeout(self.close_timeout)
+            sock.sendall(response.serialize())
+        except OSError:
+            with self._lock:
+                self._opening -= 1
+            return None
+        if trace is not None:
+            trace(f"> {response.version} {response.status} {response.reason}")
+        conn.start(bytes(reader.buffer))
+        with self._lock:
+            self._opening -= 1
+            closing = self._closing
+            if not closing:
+                self._connections.add(conn)
+        if closing:  # the server started closing during this handshake
+            conn.close(1001, "server shutting down")
+            return None
+        return conn
+
+    # --- push -------------------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> list[ServerConnection]:
+        """A snapshot of the open connections (safe to iterate while clients come and go)."""
+        with self._lock:
+            return [c for c in self._connections if c.state is State.OPEN]
+
+    def broadcast(self, message: Message) -> int:
+        """Send ``message`` to every open connection; return how many it was sent to.
+
+        A connection that fails (closed meanwhile, peer gone) is skipped: it never stops the
+        broadcast to the others. A peer that does not read can delay it by ``close_timeout``
+        at most, after which that connection is cut.
+        """
+        sent = 0
+        for conn in self.connections:
+            try:
+                conn.send(message)
+            except (ConnectionClosed, OSError):
+                continue
+            sent += 1
+        return sent
+
+    # --- stopping ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the server: stop accepting, close every connection with 1001, join every thread.
+
+        Each wait is bounded: ``close_timeout`` for the closing handshakes (all in parallel),
+        then a little more for the threads. A handler that ignores its closed connection (it
+        sleeps instead of reading) keeps its thread: a warning names it.
+        """
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            connections = list(self._connections)
+            # Wake up the threads that read a handshake. Under the lock: a thread closes its
+            # socket only after removing it from the set, so this never touches a reused fd.
+            for sock in self._handshaking:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        try:
+            self._wakeup_send.send(b"x")
+        except OSError:  # pragma: no cover
+            pass
+        self._acceptor.join(TICK + 1)
+        self.socket.close()
+        # RFC 6455 §7.4.1: 1001 "an endpoint is going away, such as a server going down"
+        for conn in connections:
+            conn._start_close(1001, "server shutting down")
+        deadline = time.monotonic() + self.close_timeout
+        for conn in connections:
+            conn.wait_closed(deadline)
+        with self._lock:
+            threads = list(self._threads)
+        # A handshake that ended during close() closes its connection itself: give it as long.
+        deadline += 2 * TICK + 1
+        for thread in threads:
+            if thread is threading.current_thread():
+                continue  # close() called by a handler: its own thread ends when it returns
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning(
+                    "%s did not finish: its handler ignores the closed connection", thread
+                )
+        self._wakeup_recv.close()
+        self._wakeup_send.close()
+        logger.info("server on port %d closed", self.port)
+
+    shutdown = close
+
+    def serve_forever(self) -> None:
+        """Block until the server is closed (from another thread) or Ctrl-C, then close it."""
+        try:
+            while self._acceptor.is_alive():
+                self._acceptor.join(TICK)
+        finally:
+            self.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def serve(
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    open_timeout: float = 10.0,
+    close_timeout: float = 10.0,
+    max_connections: int | None = None,
+    origins: Iterable[str | None] | None = None,
+    subprotocols: Iterable[str] = (),
+    max_size: int | None = 2**20,
+    max_queue: int = 16,
+    trace: Trace = False,
+) -> Server:
+    """Start a WebSocket server in the background and return it: it is serving already.
+
+    ``handler(conn)`` runs in its own thread for each connection (a :class:`ServerConnection`).
+    ``port=0`` lets the system pick a free port: read it from ``server.port``. The options,
+    with their defaults and why:
+
+    - ``ping_interval=20.0``, ``ping_timeout=20.0``: a keepalive ping every 20 s, and the
+      connection fails with 1011 ("keepalive ping timeout", as the ``websockets`` library does)
+      if the pong is not back 20 s later. Proxies and load balancers cut idle connections
+      (nginx's ``proxy_read_timeout`` and many load balancers: 60 s), so 20 s keeps a
+      connection busy enough to stay up and notices a dead peer within 40 s. The CDN of the
+      article cuts after 10 s of silence: behind it, use less than 10. ``None`` disables.
+    - ``open_timeout=10.0``: the whole opening handshake must arrive within 10 s; a client that
+      trickles its request one byte per second is cut off (a slowloris attack).
+    - ``close_timeout=10.0``: how long to wait for the peer's side of the closing handshake
+      (RFC 6455 §7.1.1), and for one write to a peer that does not read, before cutting TCP.
+    - ``max_connections=None``: above that many open connections, a new client gets
+      ``503 Service Unavailable`` (with ``Retry-After``) instead of a 101.
+    - ``origins=None``: any ``Origin``; a list allows only those (``None`` in it: clients that
+      send no Origin, which are not browsers). Others get ``403 Forbidden`` (RFC 6455 §10.2).
+    - ``subprotocols=()``: those the server speaks; it picks the client's first offer it
+      knows (RFC 6455 §4.2.2), and ``conn.subprotocol`` tells which (or None).
+    - ``max_size=2**20``: the largest message accepted (1 MiB, like ``websockets``); a bigger
+      one closes the connection with 1009. ``None``: no limit (not on the internet!).
+    - ``max_queue=16``: messages received but not yet read by the handler; past that the
+      server stops reading from this client (TCP backpressure) until the handler catches up.
+    - ``trace=False``: ``True`` prints every frame in and out (direction, opcode, FIN, length,
+      a preview of the payload) and the handshake lines, through the logger ``"wslib.trace"``;
+      or pass a function that takes each line, such as ``print``.
+    """
+    return Server(
+        handler,
+        host,
+        port,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+        max_connections=max_connections,
+        origins=origins,
+        subprotocols=subprotocols,
+        max_size=max_size,
+        max_queue=max_queue,
+        trace=trace,
+    )
