@@ -1,0 +1,1 @@
+"""The series' instruments (capture, dissection, drawings, proxy, recordings, conformance)."""
