@@ -310,21 +310,33 @@ def _prefix_of_acceptable(case: Case, events: list[tuple[str, bytes]]) -> bool:
     return any(tuple(seq[:n]) == tuple(events) for seq, _ in acceptable(case) if len(seq) >= n)
 
 
+def _steps_close(case: Case) -> bool:
+    """Do the case's steps send a close frame themselves?"""
+    return any(
+        frame.opcode == Opcode.CLOSE
+        for step in case.steps
+        if isinstance(step, Send)
+        for frame in step.frames
+    )
+
+
 def _conclude(ex: _Exchange, case: Case) -> None:
     """After the steps: wait for the peer's reaction and close as the case requires."""
     obs = ex.obs
     end = case.expect.end
     deadline = time.monotonic() + case.timeout
 
+    closes = _steps_close(case)
+
     def settled() -> bool:
         if ex.peer_ended or not _prefix_of_acceptable(case, obs.events):
             return True
-        if end in (End.CLEAN, End.EITHER):
+        if end is End.CLEAN or (end is End.EITHER and not closes):
             return len(obs.events) >= _longest(case)
         return False
 
     ex.run_until(settled, deadline)
-    if end in (End.CLEAN, End.EITHER) and not ex.peer_ended:
+    if (end is End.CLEAN or (end is End.EITHER and not closes)) and not ex.peer_ended:
         if _prefix_of_acceptable(case, obs.events):
             ex.close(1000)
             ex.run_until(lambda: ex.peer_ended, time.monotonic() + case.timeout)

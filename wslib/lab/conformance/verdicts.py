@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...frames import Opcode
-from .model import Case, End, Event, Verdict
+from .model import Case, End, Event, Send, Verdict
 
 __all__ = ["Observation", "acceptable", "judge"]
 
@@ -79,8 +79,6 @@ def _events_words(events: list[Event] | tuple[Event, ...]) -> str:
 
 def _sent_close_code(case: Case) -> int | None:
     """The code of the first close frame the case's steps send, if any."""
-    from .model import Send
-
     for step in case.steps:
         if isinstance(step, Send):
             for frame in step.frames:
@@ -107,6 +105,8 @@ def judge(case: Case, obs: Observation) -> tuple[Verdict, str]:
             )
         if peer_end is None:
             return Verdict.FAILED, f"neither answered nor closed within {timeout}"
+        if _sent_close_code(case) is not None:
+            return Verdict.INFORMATIONAL, f"answered with {obs.close_words()}"
         if obs.our_close_time is None or (peer_end < obs.our_close_time):
             return Verdict.INFORMATIONAL, f"refused it: {obs.close_words()}"
         return Verdict.INFORMATIONAL, f"accepted it, then answered the close: {obs.close_words()}"
