@@ -11,8 +11,16 @@ from collections.abc import Iterator
 import pytest
 
 from wslib.lab.article import ArticleServer
-from wslib.lab.conformance import CASES, CATEGORIES, End, Results, Verdict
-from wslib.lab.conformance import run_client_suite, run_server_suite, select
+from wslib.lab.conformance import (
+    CASES,
+    CATEGORIES,
+    End,
+    Results,
+    Verdict,
+    run_client_suite,
+    run_server_suite,
+    select,
+)
 
 from .conformance_peers import (
     BrokenEchoServer,

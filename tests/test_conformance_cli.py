@@ -31,8 +31,18 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_server_ok_writes_reports(tmp_path: Path) -> None:
     with wslib_server() as url:
-        done = run(url, "--cases", "1.1", "2.1", "8.4.3", "--html", "r.html", "--json", "r.json",
-                   cwd=tmp_path)
+        done = run(
+            url,
+            "--cases",
+            "1.1",
+            "2.1",
+            "8.4.3",
+            "--html",
+            "r.html",
+            "--json",
+            "r.json",
+            cwd=tmp_path,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     summary = SUMMARY.search(done.stdout)
     assert summary is not None and summary.group(4) == "0"
@@ -67,8 +77,9 @@ def test_unreachable_exit_2(tmp_path: Path) -> None:
 def test_client_mode(tmp_path: Path) -> None:
     script = tmp_path / "echo_client.py"
     script.write_text(ECHO_CLIENT)
-    done = run("--client", f"{sys.executable} {script}", "--cases", "1.1.1", "2.1", "3.1.1",
-               cwd=tmp_path)
+    done = run(
+        "--client", f"{sys.executable} {script}", "--cases", "1.1.1", "2.1", "3.1.1", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert SUMMARY.search(done.stdout).group(4) == "0"  # type: ignore[union-attr]
     never = run("--client", "true", "--cases", "1.1.1", cwd=tmp_path)

@@ -46,8 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--category", action="append", choices=list(CATEGORIES), help="only this category"
     )
-    parser.add_argument("--html", default="conformance.html", help="HTML report (default: %(default)s)")
-    parser.add_argument("--json", default="conformance.json", help="JSON results (default: %(default)s)")
+    parser.add_argument(
+        "--html", default="conformance.html", help="HTML report (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--json", default="conformance.json", help="JSON results (default: %(default)s)"
+    )
     parser.add_argument("--workers", type=int, default=4, help="cases run at once (default: 4)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)

@@ -70,10 +70,20 @@ class TraceEntry:
     length: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"t": self.t, "dir": self.direction, "kind": self.kind, "text": self.text}
+        d: dict[str, Any] = {
+            "t": self.t,
+            "dir": self.direction,
+            "kind": self.kind,
+            "text": self.text,
+        }
         if self.opcode is not None:
-            d.update(opcode=self.opcode, fin=self.fin, rsv=self.rsv, masked=self.masked,
-                     length=self.length)
+            d.update(
+                opcode=self.opcode,
+                fin=self.fin,
+                rsv=self.rsv,
+                masked=self.masked,
+                length=self.length,
+            )
         return d
 
 
@@ -133,8 +143,10 @@ class Results:
     @property
     def counts(self) -> dict[str, int]:
         """``{"OK": n, "NON-STRICT": n, "INFORMATIONAL": n, "FAILED": n}``."""
-        counts = {v.value: 0 for v in (Verdict.OK, Verdict.NON_STRICT, Verdict.INFORMATIONAL,
-                                       Verdict.FAILED)}
+        counts = {
+            v.value: 0
+            for v in (Verdict.OK, Verdict.NON_STRICT, Verdict.INFORMATIONAL, Verdict.FAILED)
+        }
         for result in self.results:
             counts[result.verdict.value] += 1
         return counts
@@ -201,8 +213,8 @@ class Results:
             )
             rows.append(
                 f'<tr class="case" data-id="{esc(c.id)}" onclick="toggle(this)">'
-                f'<td>{esc(c.id)}</td><td>{esc(c.category)}</td><td>{esc(c.rfc)}</td>'
-                f'<td>{esc(c.title)}</td>'
+                f"<td>{esc(c.id)}</td><td>{esc(c.category)}</td><td>{esc(c.rfc)}</td>"
+                f"<td>{esc(c.title)}</td>"
                 f'<td class="v" style="background:{colour}">{esc(r.verdict.value)}</td>'
                 f"<td>{esc(r.reason)}</td><td>{r.duration * 1000:.0f} ms</td></tr>"
                 f'<tr class="trace" hidden><td colspan="7"><p>{esc(c.description)}</p>'

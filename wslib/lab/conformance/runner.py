@@ -13,6 +13,7 @@ on a few threads at once (``workers``), except the large ones (``Case.solo``), w
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import select
@@ -22,13 +23,13 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from ...exceptions import InvalidRequest
 from ...frames import Opcode
 from ...handshake import Request, Response, accept, check_response, client_request, reject
-from ...exceptions import InvalidRequest
 from ...streams import StreamReader
 from .cases import select as select_cases
 from .model import Case, End, Pause, Send
@@ -123,7 +124,7 @@ class _Exchange:
         except StopIteration:
             pass
 
-    def _parse(self):  # type: ignore[no-untyped-def]
+    def _parse(self) -> Generator[None, None, None]:
         try:
             while True:
                 frame = yield from read_any_frame(self.reader.read_exact)
@@ -264,7 +265,9 @@ class _Exchange:
                     length=f.length,
                 )
                 blobs.append(wire)
-                shown = WireFrame(f.opcode, f.payload, f.fin, f.rsv, self.suite_masks != f.wrong_mask)
+                shown = WireFrame(
+                    f.opcode, f.payload, f.fin, f.rsv, self.suite_masks != f.wrong_mask
+                )
                 self.trace.add("→", "frame", shown.describe(), shown)
             data = b"".join(blobs)
             pieces = _pieces(data, step, blobs[-1] if blobs else b"")
@@ -297,7 +300,7 @@ def _pieces(data: bytes, step: Send, last_frame: bytes) -> list[bytes]:
     if step.cut:
         base = len(data) - len(last_frame) + header_length(last_frame)
         offsets = [0, *(base + c for c in step.cut), len(data)]
-        return [data[a:b] for a, b in zip(offsets, offsets[1:]) if b > a]
+        return [data[a:b] for a, b in itertools.pairwise(offsets) if b > a]
     return [data]
 
 
@@ -350,7 +353,7 @@ def _conclude(ex: _Exchange, case: Case) -> None:
         ex.run_until(lambda: obs.eof_time is not None, time.monotonic() + TCP_END_WAIT)
 
 
-# --- the suite as a client, against an echo server -------------------------------------------------
+# --- the suite as a client, against an echo server ------------------------------------------------
 
 
 def _parse_url(url: str) -> tuple[str, int, str]:
@@ -486,7 +489,7 @@ def run_server_suite(
     return Results(url, "server", started, round(time.monotonic() - t0, 3), results)
 
 
-# --- the suite as a server, against an echo client -------------------------------------------------
+# --- the suite as a server, against an echo client ------------------------------------------------
 
 
 class _FuzzingServer:

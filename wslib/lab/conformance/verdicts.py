@@ -118,7 +118,10 @@ def judge(case: Case, obs: Observation) -> tuple[Verdict, str]:
         and not events
         and (obs.our_close_time is None or (peer_end is not None and peer_end < obs.our_close_time))
     ):
-        return Verdict.INFORMATIONAL, f"closed with {obs.close_code} (a size limit) instead of echoing"
+        return (
+            Verdict.INFORMATIONAL,
+            f"closed with {obs.close_code} (a size limit) instead of echoing",
+        )
 
     if events_verdict is None:
         return Verdict.FAILED, (
