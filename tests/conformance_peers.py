@@ -141,10 +141,13 @@ class BrokenEchoServer:
                     elif isinstance(event, BinaryMessage):
                         conn.send_binary(event.data)
                 for out in conn.data_to_send():
-                    if out is SEND_EOF or out == b"":
-                        sock.shutdown(socket.SHUT_WR)
-                    else:
-                        sock.sendall(out)
+                    try:
+                        if out == SEND_EOF:
+                            sock.shutdown(socket.SHUT_WR)
+                        else:
+                            sock.sendall(out)
+                    except OSError:  # the peer is gone already
+                        return
                 try:
                     data = sock.recv(65536)
                 except TimeoutError:
