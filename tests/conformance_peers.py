@@ -1,0 +1,177 @@
+"""Echo peers for the conformance tests: wslib's, the websockets library's, and a broken one.
+
+Each server is a context manager that yields its ``ws://`` URL and stops every thread it started;
+each client is a function of the URL that echoes until the connection closes.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import websockets.exceptions
+import websockets.sync.client
+import websockets.sync.server
+
+import wslib
+from wslib.handshake import Request, accept
+from wslib.protocol import SEND_EOF, BinaryMessage, Connection, Side, State, TextMessage
+from wslib.streams import StreamReader
+
+#: Large enough for the suite's 16 MiB messages (the defaults, 1 MiB, would close with 1009:
+#: INFORMATIONAL, which is also fine, but the echo is what the tests want to see).
+MAX_SIZE = 32 << 20
+
+
+def _echo(conn: wslib.ServerConnection) -> None:
+    try:
+        for message in conn:
+            conn.send(message)
+    except wslib.ConnectionClosed:
+        pass
+
+
+@contextmanager
+def wslib_server() -> Iterator[str]:
+    with wslib.serve(_echo, max_size=MAX_SIZE, ping_interval=None, close_timeout=2) as server:
+        yield f"ws://127.0.0.1:{server.port}/"
+
+
+def wslib_client(url: str) -> None:
+    with wslib.connect(url, max_size=MAX_SIZE, ping_interval=None, close_timeout=2) as conn:
+        try:
+            for message in conn:
+                conn.send(message)
+        except wslib.ConnectionClosed:
+            pass
+
+
+def _websockets_echo(ws: websockets.sync.server.ServerConnection) -> None:
+    try:
+        for message in ws:
+            ws.send(message)
+    except websockets.exceptions.ConnectionClosed:
+        pass
+
+
+@contextmanager
+def websockets_server() -> Iterator[str]:
+    server = websockets.sync.server.serve(
+        _websockets_echo, "127.0.0.1", 0, max_size=MAX_SIZE, ping_interval=None, close_timeout=2
+    )
+    thread = threading.Thread(target=server.serve_forever, name="websockets-server")
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def websockets_client(url: str) -> None:
+    with websockets.sync.client.connect(
+        url, max_size=MAX_SIZE, ping_interval=None, close_timeout=2, proxy=None
+    ) as ws:
+        try:
+            for message in ws:
+                ws.send(message)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+
+class BrokenEchoServer:
+    """An echo server with one defect: it echoes text messages as *binary* ones.
+
+    Built on wslib's sans-I/O :class:`~wslib.protocol.Connection` over raw sockets, so that
+    everything else (pings, closing, errors) is wslib's behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.acceptor = threading.Thread(target=self._accept_loop, name="broken-acceptor")
+        self.acceptor.start()
+
+    def _accept_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            thread = threading.Thread(target=self._serve, args=(sock,), name="broken-conn")
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        with sock:
+            sock.settimeout(0.1)
+            reader = StreamReader()
+            parser = Request.parse(reader.read_line)
+            next(parser)
+            request = None
+            while request is None and not self.stop.is_set():
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return
+                reader.feed_data(data)
+                try:
+                    parser.send(None)
+                except StopIteration as done:
+                    request = done.value
+            if request is None:
+                return
+            sock.sendall(accept(request).serialize())
+            conn = Connection(Side.SERVER, max_size=MAX_SIZE)
+            if reader.buffer:
+                conn.receive_data(bytes(reader.buffer))
+            while not self.stop.is_set():
+                for event in conn.events_received():
+                    if conn.state is not State.OPEN:
+                        continue  # no data frames after a close frame (RFC 6455 §5.5.1)
+                    if isinstance(event, TextMessage):
+                        conn.send_binary(event.data.encode())  # the defect: text as binary
+                    elif isinstance(event, BinaryMessage):
+                        conn.send_binary(event.data)
+                for out in conn.data_to_send():
+                    try:
+                        if out == SEND_EOF:
+                            sock.shutdown(socket.SHUT_WR)
+                        else:
+                            sock.sendall(out)
+                    except OSError:  # the peer is gone already
+                        return
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    conn.receive_data(data)
+                else:
+                    conn.receive_eof()
+                    for out in conn.data_to_send():
+                        if out:
+                            sock.sendall(out)
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.acceptor.join(2)
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(2)
+
+    def __enter__(self) -> BrokenEchoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
