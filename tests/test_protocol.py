@@ -936,6 +936,8 @@ def test_fragment_count_is_bounded() -> None:
     conn.receive_data(from_client(CONT, b"end"))
     assert conn.events_received() == [BinaryMessage(b"end")]  # 5 frames: fine
     conn.receive_data(from_client(BINARY, b"", fin=False) + empty_continuations(4))
+    assert conn.data_to_send() == []  # 5 frames and the message still in progress: fine
+    conn.receive_data(from_client(CONT, b"", fin=False))  # the 6th
     assert conn.events_received() == []
     reason = assert_failed(conn, 1009)
     assert "frames" in reason
