@@ -259,7 +259,7 @@ def test_payload_checker_only_for_text() -> None:
 def test_payload_checker_fails_at_the_first_invalid_byte() -> None:
     check = MessageAssembler().payload_checker(Opcode.TEXT)
     assert check is not None
-    check("caf".encode())
+    check(b"caf")
     check(b"\xc3")  # an unfinished character: wait for the next piece
     check(b"\xa9!")
     with pytest.raises(InvalidPayloadData) as exc:

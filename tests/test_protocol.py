@@ -867,7 +867,7 @@ def test_invalid_utf8_fails_inside_a_frame_before_the_frame_is_whole(
 
 def test_invalid_utf8_fails_inside_a_continuation_frame() -> None:
     conn = server()
-    conn.receive_data(from_client(TEXT, "price: ".encode() + "€".encode()[:1], fin=False))
+    conn.receive_data(from_client(TEXT, b"price: " + "€".encode()[:1], fin=False))
     data = from_client(CONT, "€".encode()[1:] + b"\xc0" + bytes(5000))
     conn.receive_data(data[:12])  # header (2 + 2 + 4 of mask), then 2 good bytes and a bad one
     assert conn.events_received() == []

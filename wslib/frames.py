@@ -510,8 +510,8 @@ class Close:
         Empty -> ``Close(1005, "")``. Raises :class:`~wslib.exceptions.ProtocolError` (1002) for
         a 1-byte payload, a payload over 125 bytes or a code that may not be sent (see
         :func:`is_sendable_close_code`; codes of 5000 and up included: the RFC leaves open what
-        to do with them, and 1002 is our choice), and :class:`~wslib.exceptions.InvalidPayloadData` (1007)
-        for a reason that is not UTF-8.
+        to do with them, and 1002 is our choice), and
+        :class:`~wslib.exceptions.InvalidPayloadData` (1007) for a reason that is not UTF-8.
         """
         if not data:
             return cls(CloseCode.NO_STATUS_RCVD, "")
