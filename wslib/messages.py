@@ -178,14 +178,19 @@ class MessageAssembler:
         <wslib.frames.Frame.parse>` takes this method as its ``payload_checker``.
         """
         if opcode is Opcode.TEXT and self._opcode is None:
-            decoder = codecs.getincrementaldecoder("utf-8")()
+            state = (b"", 0)
         elif opcode is Opcode.CONT and self._opcode is Opcode.TEXT:
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            decoder.setstate(self._decoder.getstate())  # a character may be left open
+            state = self._decoder.getstate()  # a character may be left open by the last frame
         else:
             return None
+        # Made on the first piece only: a frame that arrives whole never calls check().
+        decoder: codecs.IncrementalDecoder | None = None
 
         def check(piece: bytes) -> None:
+            nonlocal decoder
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder("utf-8")()
+                decoder.setstate(state)
             _check_utf8(decoder, piece, final=False)
 
         return check
