@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import pytest
@@ -344,6 +344,69 @@ def test_one_byte_at_a_time() -> None:
     assert parse_chunks([wire[i : i + 1] for i in range(len(wire))], mask=True) == frames
 
 
+# --- watching a payload as it arrives (a text frame's UTF-8 is checked early) -------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=300),
+    st.booleans(),
+    st.binary(min_size=4, max_size=4),
+    st.lists(st.integers(1, 299), max_size=12),
+)
+def test_payload_checker_sees_the_unmasked_payload_piece_by_piece(
+    payload: bytes, mask: bool, key: bytes, cut_at: list[int]
+) -> None:
+    frame = Frame(Opcode.BINARY, payload)
+    wire = frame.serialize(mask=mask, mask_key=key if mask else None)
+    header = len(wire) - len(payload)
+    # the header arrives whole, then the payload in pieces cut anywhere
+    cuts = sorted({header + c for c in cut_at if c < len(payload)})
+    chunks = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    seen: list[bytes] = []
+    opcodes: list[Opcode] = []
+
+    def checker(opcode: Opcode) -> Callable[[bytes], None]:
+        opcodes.append(opcode)
+        return seen.append
+
+    reader = StreamReader()
+    parser = Frame.parse(reader.read_exact, mask=mask, payload_checker=checker)
+    result = None
+    for chunk in chunks:
+        reader.feed_data(chunk)
+        try:
+            next(parser)
+        except StopIteration as done:
+            result = done.value
+    assert result == frame
+    assert opcodes == [Opcode.BINARY]
+    # every piece seen before the last one is unmasked with the key turned to its offset
+    joined = b"".join(seen)
+    assert payload.startswith(joined)
+    assert len(seen) == len(chunks) - 1  # each piece that arrived before the payload was whole
+
+
+def test_payload_checker_fails_the_frame_before_it_is_whole() -> None:
+    def no_x(opcode: Opcode) -> Callable[[bytes], None] | None:
+        def check(piece: bytes) -> None:
+            if b"x" in piece:
+                raise ProtocolError("x")
+
+        return check if opcode is Opcode.TEXT else None
+
+    wire = Frame(Opcode.TEXT, b"abcx" + bytes(1000)).serialize(mask=True, mask_key=KEY)
+    reader = StreamReader()
+    parser = Frame.parse(reader.read_exact, mask=True, payload_checker=no_x)
+    reader.feed_data(wire[:4])  # header with its 16-bit length
+    next(parser)
+    reader.feed_data(wire[4:10])  # the key and "ab"
+    next(parser)
+    reader.feed_data(wire[10:12])  # "cx", 1000 bytes still missing
+    with pytest.raises(ProtocolError, match="x"):
+        next(parser)
+
+
 @given(
     st.sampled_from(list(Opcode)),
     st.binary(max_size=200),
@@ -419,12 +482,12 @@ def test_str_and_repr() -> None:
 
 # --- close frame payloads (§5.5.1, §7.4) -----------------------------------------------------
 
-SENDABLE = {*range(1000, 1004), *range(1007, 1012), *range(3000, 5000)}
+SENDABLE = {*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)}
 
 
 def test_sendable_close_codes() -> None:
     assert {code for code in range(0, 70000) if is_sendable_close_code(code)} == SENDABLE
-    for code in (1004, 1005, 1006, 1015, 1012, 1013, 1014, 2999, 5000, 999, 0):
+    for code in (1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535, 999, 0):
         assert not is_sendable_close_code(code)
 
 
@@ -443,15 +506,43 @@ def test_close_codes_0_to_5000() -> None:
                 Close(code, "why").serialize()
 
 
-def test_iana_codes_1012_to_1014_are_our_documented_choice() -> None:
-    # RFC 6455 reserves them; IANA registered them later and python-websockets accepts them.
+@pytest.mark.parametrize(
+    ("code", "member"),
+    [
+        (1012, CloseCode.SERVICE_RESTART),
+        (1013, CloseCode.TRY_AGAIN_LATER),
+        (1014, CloseCode.BAD_GATEWAY),
+    ],
+)
+def test_iana_codes_1012_to_1014_are_received_and_sent(code: int, member: CloseCode) -> None:
+    # RFC 6455 §7.4.2 left 1012-1014 reserved; IANA registered them later (a server restarting,
+    # overloaded, or a gateway whose upstream failed), and real servers close with them.
+    payload = struct.pack("!H", code) + b"later"
+    close = Close.parse(payload)
+    assert close == Close(code, "later") and close.code is member
+    assert close.serialize() == payload
+    assert member.explanation in str(close)
+    # python-websockets, an independent implementation, agrees
     from websockets.frames import Close as WebsocketsClose
 
-    for code in (1012, 1013, 1014):
-        payload = struct.pack("!H", code)
-        assert WebsocketsClose.parse(payload).code == code
-        with pytest.raises(ProtocolError):
-            Close.parse(payload)
+    assert WebsocketsClose.parse(payload).code == code
+
+
+@pytest.mark.parametrize("code", [1015, 1016, 2999])
+def test_codes_around_the_iana_ones_are_still_refused(code: int) -> None:
+    with pytest.raises(ProtocolError, match=f"close code {code} may not be sent"):
+        Close.parse(struct.pack("!H", code))
+    with pytest.raises(InvalidState):
+        Close(code, "").serialize()
+
+
+@pytest.mark.parametrize("code", [5000, 5001, 2**15, 65535])
+def test_codes_above_4999_are_a_protocol_error(code: int) -> None:
+    # RFC 6455 §7.4 defines codes up to 4999 and says nothing of what a receiver does with a
+    # larger one: wslib's choice is 1002 (ProtocolError, not a subclass).
+    with pytest.raises(ProtocolError, match=f"close code {code}") as exc:
+        Close.parse(struct.pack("!H", code) + b"why")
+    assert exc.type is ProtocolError and exc.value.close_code == 1002
 
 
 def test_close_known_codes_become_close_code_members() -> None:
@@ -654,10 +745,7 @@ def test_close_differential_with_websockets(payload: bytes) -> None:
     except WsProtocolError:
         theirs = 1002
     code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-    if code in (1012, 1013, 1014):
-        # documented choice: RFC 6455 reserves them (IANA registered them later)
-        assert ours == 1002
-    elif ours == 1002 and theirs == 1007:
+    if ours == 1002 and theirs == 1007:
         # a bad code AND a bad reason: wslib looks at the code first, websockets at the reason
         assert code is not None and not is_sendable_close_code(code)
     else:

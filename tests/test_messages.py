@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -18,7 +19,7 @@ from wslib import (
     ProtocolError,
     StreamReader,
 )
-from wslib.messages import fragment
+from wslib.messages import MAX_FRAGMENTS, fragment
 
 
 def feed_all(assembler: MessageAssembler, frames: list[Frame]) -> list[str | bytes]:
@@ -175,6 +176,113 @@ def test_max_size_counts_text_in_bytes() -> None:
 
 def test_no_limit() -> None:
     assert MessageAssembler(max_size=None).feed(Frame(Opcode.BINARY, bytes(2**21))) == bytes(2**21)
+
+
+# --- what a message in progress may cost: bytes, and frames (RFC 6455 §10.4) ----------------------
+
+
+def test_max_fragments_counts_the_frames_of_one_message() -> None:
+    assembler = MessageAssembler(max_fragments=3)
+    assert assembler.feed(Frame(Opcode.BINARY, b"a", fin=False)) is None
+    assert assembler.feed(Frame(Opcode.CONT, b"", fin=False)) is None
+    assert assembler.feed(Frame(Opcode.CONT, b"b")) == b"ab"  # exactly 3 frames: fine
+    assert assembler.feed(Frame(Opcode.TEXT, b"x", fin=False)) is None
+    assert assembler.feed(Frame(Opcode.CONT, b"", fin=False)) is None
+    assert assembler.feed(Frame(Opcode.CONT, b"", fin=False)) is None
+    with pytest.raises(PayloadTooBig, match="4 frames") as exc:
+        assembler.feed(Frame(Opcode.CONT, b"", fin=True))  # even the last one
+    assert exc.value.close_code == 1009
+    assert not assembler.in_progress  # the broken message is forgotten
+
+
+def test_max_fragments_has_a_documented_default() -> None:
+    assert MessageAssembler().max_fragments == MAX_FRAGMENTS
+    assert 1000 <= MAX_FRAGMENTS <= 100_000
+    assembler = MessageAssembler()
+    frames = [Frame(Opcode.BINARY, b"", fin=False)]
+    frames += [Frame(Opcode.CONT, b"", fin=False)] * (MAX_FRAGMENTS - 2) + [Frame(Opcode.CONT, b"")]
+    assert feed_all(assembler, frames) == [b""]
+    assembler.feed(Frame(Opcode.BINARY, b"", fin=False))
+    with pytest.raises(PayloadTooBig):
+        for _ in range(MAX_FRAGMENTS):
+            assembler.feed(Frame(Opcode.CONT, b"", fin=False))
+
+
+def test_max_fragments_none_means_no_count_limit() -> None:
+    assembler = MessageAssembler(max_fragments=None)
+    assembler.feed(Frame(Opcode.BINARY, b"", fin=False))
+    for _ in range(3 * MAX_FRAGMENTS):
+        assembler.feed(Frame(Opcode.CONT, b"", fin=False))
+    assert assembler.feed(Frame(Opcode.CONT, b"end")) == b"end"
+
+
+@pytest.mark.parametrize("opcode", [Opcode.BINARY, Opcode.TEXT])
+def test_fragments_cost_no_bookkeeping(opcode: Opcode) -> None:
+    # Without a count limit, 200,000 fragments (empty, and of one byte) must not grow memory by
+    # more than their payload: no list entry per fragment.
+    assembler = MessageAssembler(max_fragments=None)
+    assembler.feed(Frame(opcode, b"", fin=False))
+    empty = Frame(Opcode.CONT, b"", fin=False)
+    one = Frame(Opcode.CONT, b"a", fin=False)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100_000):
+            assembler.feed(empty)
+            assembler.feed(one)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 100,000 bytes of payload (and a bytearray's spare room); a list of 200,000 entries alone
+    # would take 1.6 MB
+    assert grown < 400_000, grown
+    assert assembler.feed(Frame(Opcode.CONT, b"")) == (
+        "a" * 100_000 if opcode is Opcode.TEXT else b"a" * 100_000
+    )
+
+
+# --- checking a text frame's payload as it arrives ---------------------------------------------
+
+
+def test_payload_checker_only_for_text() -> None:
+    assembler = MessageAssembler()
+    assert assembler.payload_checker(Opcode.BINARY) is None
+    assert assembler.payload_checker(Opcode.CONT) is None  # no message in progress
+    assert assembler.payload_checker(Opcode.TEXT) is not None
+    assembler.feed(Frame(Opcode.BINARY, b"", fin=False))
+    assert assembler.payload_checker(Opcode.CONT) is None  # continues a binary message
+    assembler.feed(Frame(Opcode.CONT, b""))
+    assembler.feed(Frame(Opcode.TEXT, b"", fin=False))
+    assert assembler.payload_checker(Opcode.CONT) is not None  # continues a text message
+
+
+def test_payload_checker_fails_at_the_first_invalid_byte() -> None:
+    check = MessageAssembler().payload_checker(Opcode.TEXT)
+    assert check is not None
+    check(b"caf")
+    check(b"\xc3")  # an unfinished character: wait for the next piece
+    check(b"\xa9!")
+    with pytest.raises(InvalidPayloadData) as exc:
+        check(b"\xff")
+    assert exc.value.close_code == 1007
+    surrogate = MessageAssembler().payload_checker(Opcode.TEXT)
+    assert surrogate is not None
+    with pytest.raises(InvalidPayloadData, match="surrogate"):
+        surrogate(b"\xed\xa0")
+
+
+def test_payload_checker_of_a_continuation_knows_the_character_left_open() -> None:
+    assembler = MessageAssembler()
+    assembler.feed(Frame(Opcode.TEXT, "x€".encode()[:2], fin=False))  # "x" + E2, 2 bytes missing
+    check = assembler.payload_checker(Opcode.CONT)
+    assert check is not None
+    check(b"\x82")  # the second byte of the euro sign: fine
+    bad = assembler.payload_checker(Opcode.CONT)
+    assert bad is not None
+    with pytest.raises(InvalidPayloadData):
+        bad(b"A")  # E2 cannot be followed by an ASCII letter
+    # the checker only looks: the assembler itself is unchanged
+    assert assembler.feed(Frame(Opcode.CONT, "€".encode()[1:])) == "x€"
 
 
 def test_fragment() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -159,6 +160,8 @@ def test_limits_must_not_be_negative() -> None:
         server(max_size=-1)
     with pytest.raises(ValueError, match="max_frame_size"):
         server(max_frame_size=-1)
+    with pytest.raises(ValueError, match="max_fragments"):
+        server(max_fragments=0)
 
 
 # --- receiving the RFC 6455 §5.7 examples ---------------------------------------------------------
@@ -329,7 +332,9 @@ def test_close_without_a_code_on_purpose() -> None:
     assert conn.state is State.LOCAL_CLOSING
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+)
 def test_valid_close_codes_are_sent(code: int) -> None:
     conn = server()
     conn.send_close(code, "why")
@@ -513,6 +518,20 @@ def test_close_in_the_middle_of_a_fragmented_message() -> None:
     assert conn.data_to_send() == [b"\x88\x00", SEND_EOF]
 
 
+@pytest.mark.parametrize("code", [1012, 1013, 1014])
+@pytest.mark.parametrize("side", [Side.CLIENT, Side.SERVER])
+def test_iana_close_codes_1012_to_1014_are_received(code: int, side: Side) -> None:
+    # IANA registered them after RFC 6455: service restart, try again later, bad gateway. A
+    # server going down for a restart closes with 1012; the connection closes cleanly.
+    conn = server() if side is Side.SERVER else client()
+    frame = from_client if side is Side.SERVER else from_server
+    conn.receive_data(frame(CLOSE, close_payload(code, "later")))
+    assert conn.events_received() == [CloseReceived(code, "later")]
+    assert conn.failure is None
+    assert close_sent(sent(conn)) == (code, "later")  # echoed, not answered with 1002
+    assert conn.state is State.REMOTE_CLOSING
+
+
 def test_sending_after_close_is_invalid_state() -> None:
     conn = server()
     conn.send_close(1000)
@@ -662,7 +681,7 @@ BAD_FRAMES_FOR_A_SERVER = {
     "close with a 1-byte body": (from_client(CLOSE, b"\x03"), 1002),
     **{
         f"close with code {code}": (from_client(CLOSE, close_payload(code)), 1002)
-        for code in [0, 999, 1004, 1005, 1006, 1015, 2000, 5000]
+        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535]
     },
     # §8.1: text "MUST _Fail the WebSocket Connection_" if it is not valid UTF-8
     "invalid UTF-8 text": (from_client(TEXT, b"caf\xc3"), 1007),
@@ -684,6 +703,125 @@ def test_server_fails_on_bad_input(data: bytes, code: int) -> None:
     conn.receive_data(data)
     assert conn.events_received() == []
     assert_failed(conn, code)
+
+
+# What arrived before an error is delivered (RFC 6455 §7.1.7 stops the processing at the error,
+# not before it): messages and pings in front of the bad frame, in one chunk, in several orders.
+BEFORE_AN_ERROR = {
+    "text then reserved opcode": (
+        from_client(TEXT, b"hello") + from_client(3),
+        [TextMessage("hello")],
+        [],
+        1002,
+    ),
+    "ping, binary, then unmasked frame": (
+        from_client(PING, b"p") + from_client(BINARY, b"\x00") + wire(TEXT, b"x"),
+        [Ping(b"p"), BinaryMessage(b"\x00")],
+        [("PONG", b"p", True)],
+        1002,
+    ),
+    "fragments and a ping, then invalid UTF-8": (
+        from_client(TEXT, b"Hel", fin=False)
+        + from_client(PING, b"p")
+        + from_client(CONT, b"lo")
+        + from_client(TEXT, b"\xff"),
+        [Ping(b"p"), TextMessage("Hello")],
+        [("PONG", b"p", True)],
+        1007,
+    ),
+    "two messages, then too big": (
+        from_client(TEXT, b"one") + from_client(TEXT, b"two") + from_client(BINARY, length=2**21),
+        [TextMessage("one"), TextMessage("two")],
+        [],
+        1009,
+    ),
+    "message, then a continuation without start": (
+        from_client(BINARY, b"b") + from_client(CONT, b"x"),
+        [BinaryMessage(b"b")],
+        [],
+        1002,
+    ),
+    "message, then close code 5000": (
+        from_client(TEXT, b"last words") + from_client(CLOSE, close_payload(5000)),
+        [TextMessage("last words")],
+        [],
+        1002,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "events", "pongs", "code"), BEFORE_AN_ERROR.values(), ids=BEFORE_AN_ERROR.keys()
+)
+def test_what_precedes_an_error_is_delivered(
+    data: bytes, events: list[object], pongs: list[Sent], code: int
+) -> None:
+    conn = server()
+    conn.receive_data(data)
+    assert conn.events_received() == events
+    frames = sent(conn)
+    assert frames[: len(pongs)] == pongs  # pongs first, then the close frame and the end
+    assert close_sent(frames)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("data", "events", "pongs", "code"), BEFORE_AN_ERROR.values(), ids=BEFORE_AN_ERROR.keys()
+)
+def test_defer_failure_lets_the_application_answer_first(
+    data: bytes, events: list[object], pongs: list[Sent], code: int
+) -> None:
+    # An echo server must echo the messages that came before a bad frame: with
+    # defer_failure=True the close frame waits until the I/O layer calls fail_pending().
+    conn = server(defer_failure=True)
+    conn.receive_data(data)
+    assert conn.events_received() == events
+    assert conn.failure_pending
+    assert conn.state is State.OPEN
+    assert sent(conn) == pongs  # no close frame yet
+    # nothing after the error is processed, even while the failure waits
+    conn.receive_data(from_client(TEXT, b"after the error") + from_client(PING, b"late"))
+    assert conn.events_received() == []
+    for event in events:  # the application echoes what it got
+        if isinstance(event, TextMessage):
+            conn.send_text(event.data)
+        elif isinstance(event, BinaryMessage):
+            conn.send_binary(event.data)
+    echoes = sent(conn)
+    assert len(echoes) == sum(isinstance(e, (TextMessage, BinaryMessage)) for e in events)
+    conn.fail_pending()
+    assert not conn.failure_pending
+    assert_failed(conn, code)
+
+
+def test_defer_failure_when_nothing_went_wrong() -> None:
+    conn = server(defer_failure=True)
+    conn.receive_data(from_client(TEXT, b"fine"))
+    assert not conn.failure_pending
+    conn.fail_pending()  # nothing to do
+    assert conn.state is State.OPEN
+    assert conn.data_to_send() == []
+
+
+def test_deferred_failure_still_goes_out_when_tcp_ends() -> None:
+    conn = server(defer_failure=True)
+    conn.receive_data(from_client(TEXT, b"hi") + from_client(3))
+    assert conn.events_received() == [TextMessage("hi")]
+    conn.receive_eof()
+    assert conn.events_received() == [Closed(1006, "")]
+    frames = sent(conn)
+    assert close_sent(frames)[0] == 1002 and frames[-1] == EOF
+    assert conn.failure is not None and conn.state is State.CLOSED
+
+
+def test_deferred_failure_after_the_application_closed() -> None:
+    # the application closed first (with its own code): no second close frame, only the end
+    conn = server(defer_failure=True)
+    conn.receive_data(from_client(TEXT, b"hi") + from_client(3))
+    conn.send_close(1013, "busy")
+    conn.fail_pending()
+    frames = sent(conn)
+    assert close_sent(frames) == (1013, "busy") and frames[-1] == EOF
+    assert conn.failure is not None
 
 
 def test_client_fails_on_a_masked_frame() -> None:
@@ -708,6 +846,42 @@ def test_invalid_utf8_fails_on_the_first_bad_fragment() -> None:
     conn.receive_data(from_client(CONT, b"\xff", fin=False))  # no need to wait for the last part
     assert conn.events_received() == []
     assert_failed(conn, 1007)
+
+
+@pytest.mark.parametrize("make", [server, client])
+def test_invalid_utf8_fails_inside_a_frame_before_the_frame_is_whole(
+    make: Callable[[], Connection],
+) -> None:
+    # A 1 MiB text frame whose first 10 bytes can never be UTF-8: fail at once with 1007, without
+    # waiting for (or buffering) the other 1,048,566 bytes.
+    conn = make()
+    frame = from_client if conn.side is Side.SERVER else from_server
+    payload = b"ok so far\xff" + bytes(2**20 - 10)
+    data = frame(TEXT, payload)
+    header = len(data) - len(payload)
+    conn.receive_data(data[: header + 10])
+    assert conn.events_received() == []
+    reason = assert_failed(conn, 1007)
+    assert "UTF-8" in reason
+
+
+def test_invalid_utf8_fails_inside_a_continuation_frame() -> None:
+    conn = server()
+    conn.receive_data(from_client(TEXT, b"price: " + "€".encode()[:1], fin=False))
+    data = from_client(CONT, "€".encode()[1:] + b"\xc0" + bytes(5000))
+    conn.receive_data(data[:12])  # header (2 + 2 + 4 of mask), then 2 good bytes and a bad one
+    assert conn.events_received() == []
+    assert_failed(conn, 1007)
+
+
+def test_valid_text_arriving_in_pieces_is_one_message() -> None:
+    conn = server()
+    text = "é€😀 " * 5000
+    data = from_client(TEXT, text.encode(), fin=False) + from_client(CONT, text.encode())
+    for i in range(0, len(data), 997):  # cuts inside characters, inside the header, anywhere
+        conn.receive_data(data[i : i + 997])
+    assert conn.events_received() == [TextMessage(text * 2)]
+    assert conn.data_to_send() == []
 
 
 def test_a_character_split_across_fragments_is_fine() -> None:
@@ -748,6 +922,68 @@ def test_a_small_limit_still_lets_pings_through() -> None:
     assert conn.events_received() == [Ping(bytes(125)), BinaryMessage(b"abcd")]
     conn.receive_data(from_client(BINARY, bytes(5)))
     assert_failed(conn, 1009)
+
+
+def empty_continuations(count: int) -> bytes:
+    return from_client(CONT, b"", fin=False) * count
+
+
+def test_fragment_count_is_bounded() -> None:
+    # Empty continuation frames cost no max_size bytes: a message in progress is bounded in
+    # frames too (default MAX_FRAGMENTS), and going over fails with 1009 like going over max_size.
+    conn = server(max_fragments=5)
+    conn.receive_data(from_client(BINARY, b"", fin=False) + empty_continuations(3))
+    conn.receive_data(from_client(CONT, b"end"))
+    assert conn.events_received() == [BinaryMessage(b"end")]  # 5 frames: fine
+    conn.receive_data(from_client(BINARY, b"", fin=False) + empty_continuations(4))
+    assert conn.data_to_send() == []  # 5 frames and the message still in progress: fine
+    conn.receive_data(from_client(CONT, b"", fin=False))  # the 6th
+    assert conn.events_received() == []
+    reason = assert_failed(conn, 1009)
+    assert "frames" in reason
+
+
+@pytest.mark.parametrize("opcode", [BINARY, TEXT])
+def test_endless_empty_continuations_keep_memory_flat(opcode: int) -> None:
+    # The attack: BINARY fin=0, then empty continuations forever. 200,000 of them, fed in
+    # chunks as a socket would: the connection fails with 1009 and memory stays flat.
+    conn = server()
+    chunk = empty_continuations(1000)
+    tracemalloc.start()
+    try:
+        conn.receive_data(from_client(opcode, b"", fin=False))
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            conn.receive_data(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 256 * 1024, peak - before  # a list entry per frame would be 1.6 MB
+    assert conn.events_received() == []
+    assert_failed(conn, 1009)
+
+
+def test_max_fragments_none_still_keeps_memory_flat() -> None:
+    conn = server(max_fragments=None)
+    conn.receive_data(from_client(TEXT, b"", fin=False))
+    chunk = empty_continuations(1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            conn.receive_data(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 256 * 1024, peak - before
+    conn.receive_data(from_client(CONT, b"done"))
+    assert conn.events_received() == [TextMessage("done")]
+
+
+def test_client_bounds_fragments_too() -> None:
+    conn = client(max_fragments=10)
+    conn.receive_data(from_server(BINARY, b"", fin=False) + from_server(CONT, b"", fin=False) * 20)
+    assert close_sent(sent(conn))[0] == 1009
 
 
 def test_frame_size_limit() -> None:

@@ -26,6 +26,37 @@ def test_read_exact_waits_for_enough_bytes() -> None:
     assert bytes(reader.buffer) == b", world"
 
 
+def test_read_exact_shows_progress_while_waiting() -> None:
+    reader = StreamReader()
+    pieces: list[bytes] = []
+    gen = reader.read_exact(6, pieces.append)
+    next(gen)
+    assert pieces == []  # nothing arrived yet
+    reader.feed_data(b"We")
+    next(gen)
+    reader.feed_data(b"bS")
+    next(gen)
+    assert pieces == [b"We", b"bS"]  # each piece once, as it arrived
+    reader.feed_data(b"ocket and more")
+    with pytest.raises(StopIteration) as done:
+        next(gen)
+    assert done.value.value == b"WebSoc"
+    assert pieces == [b"We", b"bS"]  # the piece that completes the read is not shown
+
+
+def test_read_exact_progress_can_stop_the_read() -> None:
+    reader = StreamReader()
+
+    def refuse(piece: bytes) -> None:
+        raise ValueError(piece)
+
+    gen = reader.read_exact(1000, refuse)
+    next(gen)
+    reader.feed_data(b"bad")
+    with pytest.raises(ValueError, match="bad"):
+        next(gen)
+
+
 def test_read_line_includes_the_terminator() -> None:
     reader = StreamReader()
     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n")

@@ -102,7 +102,13 @@ _RSV_NAMES = ((RSV1, "RSV1"), (RSV2, "RSV2"), (RSV3, "RSV3"))
 
 
 class CloseCode(enum.IntEnum):
-    """Why a connection is closed (RFC 6455 §7.4.1, and the IANA registry of §11.7)."""
+    """Why a connection is closed (RFC 6455 §7.4.1, and the IANA registry of §11.7).
+
+    1000-1011 and 1015 come from RFC 6455 §7.4.1. 1012-1014 were registered at IANA after the
+    RFC, in the range §7.4.2 keeps for "this protocol, its future revisions, and extensions";
+    they are sent and received like the others. Outside this enum: 3000-3999 are registered at
+    IANA for libraries, frameworks and applications, 4000-4999 are for private use (§7.4.2).
+    """
 
     NORMAL_CLOSURE = 1000  #: the purpose of the connection is fulfilled
     GOING_AWAY = 1001  #: a server going down, or a browser leaving the page
@@ -116,9 +122,12 @@ class CloseCode(enum.IntEnum):
     MESSAGE_TOO_BIG = 1009  #: a message too big to process
     MANDATORY_EXTENSION = 1010  #: (client) the server did not negotiate an extension we need
     INTERNAL_ERROR = 1011  #: (server) an unexpected condition stopped the server
-    SERVICE_RESTART = 1012  #: the server is restarting (IANA, after RFC 6455)
-    TRY_AGAIN_LATER = 1013  #: the server is overloaded, try again later (IANA, after RFC 6455)
-    BAD_GATEWAY = 1014  #: a gateway got a bad answer upstream (IANA, after RFC 6455)
+    #: (server) the server is restarting: reconnect in a moment (IANA, after RFC 6455)
+    SERVICE_RESTART = 1012
+    #: (server) overloaded for now: reconnect later, not at once (IANA, after RFC 6455)
+    TRY_AGAIN_LATER = 1013
+    #: (gateway, proxy) the server behind it gave a bad answer (IANA, after RFC 6455)
+    BAD_GATEWAY = 1014
     TLS_HANDSHAKE = 1015  #: [never sent] the TLS handshake failed
 
     @property
@@ -149,20 +158,23 @@ _CLOSE_CODES = {code.value: code for code in CloseCode}
 
 
 def is_sendable_close_code(code: int) -> bool:
-    """May ``code`` appear in a close frame on the wire? (RFC 6455 §7.4)
+    """May ``code`` appear in a close frame on the wire? (RFC 6455 §7.4, and the IANA registry)
 
-    Yes for 1000-1003 and 1007-1011 (defined by RFC 6455 §7.4.1) and 3000-4999 (§7.4.2: 3000-3999
-    for libraries and frameworks, registered at IANA; 4000-4999 for private use). No for 0-999
-    ("not used"), 1004 (reserved), 1005, 1006 and 1015 ("MUST NOT be set as a status code in a
-    Close control frame by an endpoint"), 1012-2999 (reserved for this RFC, its revisions and
-    extensions) and 5000 and up.
+    Yes for 1000-1003 and 1007-1011 (defined by RFC 6455 §7.4.1), 1012-1014 (registered at IANA
+    after the RFC: service restart, try again later, bad gateway) and 3000-4999 (§7.4.2:
+    3000-3999 registered at IANA for libraries and frameworks, 4000-4999 for private use). No for
+    0-999 ("not used"), 1004 (reserved), 1005, 1006 and 1015 ("MUST NOT be set as a status code
+    in a Close control frame by an endpoint"), 1016-2999 (reserved for the protocol and its
+    extensions, unassigned) and 5000 and up.
 
-    Our choice: RFC 6455 as written. IANA later registered 1012 (service restart), 1013 (try
-    again later) and 1014 (bad gateway), and some libraries accept them (python-websockets
-    sends and receives them); wslib treats them as reserved, so receiving one fails the
-    connection with 1002. ``tests/test_frames.py`` checks this choice for every code 0-5000.
+    Our choices: 1012-1014 are accepted and may be sent (a server restarting or overloaded closes
+    with them, and python-websockets does the same), since the IANA registry, not only the
+    RFC's text, says which codes exist. A code of 5000 or more cannot be "sent" either: RFC
+    6455 defines codes up to 4999 and leaves open what a receiver does with a larger one; wslib
+    fails the connection with 1002 (a protocol error), as it does for every other code that may
+    not be sent. ``tests/test_frames.py`` checks this choice for every code 0-5000.
     """
-    return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def _check_opcode(value: int) -> Opcode:
@@ -218,6 +230,23 @@ def check_frame(opcode: int, fin: bool, rsv: int, length: int, extensions_rsv: i
             )
 
 
+def _unmasking(check: Callable[[bytes], None], mask_key: bytes) -> Callable[[bytes], None]:
+    """Wrap ``check`` so that it sees the pieces of a masked payload unmasked.
+
+    Byte ``i`` of the payload is masked with ``mask_key[i % 4]`` (RFC 6455 §5.3), so a piece
+    that starts at offset ``i`` is unmasked with the key turned by ``i % 4``.
+    """
+    offset = 0
+
+    def check_unmasked(piece: bytes) -> None:
+        nonlocal offset
+        turn = offset % 4
+        offset += len(piece)
+        check(apply_mask(piece, mask_key[turn:] + mask_key[:turn]))
+
+    return check_unmasked
+
+
 def _describe(opcode: Opcode, payload: bytes, limit: int = 40) -> str:
     """A short preview of a payload: text for text, hex for bytes, code and reason for close."""
     if not payload:
@@ -257,11 +286,12 @@ class Frame:
     @classmethod
     def parse(
         cls,
-        read_exact: Callable[[int], Generator[None, None, bytes]],
+        read_exact: Callable[..., Generator[None, None, bytes]],
         *,
         mask: bool,
         max_size: int | None = None,
         extensions_rsv: int = 0,
+        payload_checker: Callable[[Opcode], Callable[[bytes], None] | None] | None = None,
     ) -> Generator[None, None, Frame]:
         """Read one frame, field by field, as drawn in RFC 6455 §5.2 (a generator).
 
@@ -271,6 +301,13 @@ class Frame:
         straight from the header, before a single payload byte is read or allocated (``None``
         means no limit: only for trusted peers). ``extensions_rsv`` is the set of RSV bits that
         negotiated extensions use (default none).
+
+        ``payload_checker``, if given, is called with the opcode once the header is read; it
+        returns ``None`` or a function that sees the payload, unmasked, piece by piece while it
+        arrives (it may raise to stop there). The connection uses it to fail a text frame at its
+        first byte of invalid UTF-8, before the rest of a long frame arrives (RFC 6455 §8.1).
+        ``read_exact`` must then accept a second argument, as
+        :meth:`wslib.StreamReader.read_exact` does.
 
         Lengths must use the shortest form (RFC 6455 §5.2: "the minimal number of bytes MUST be
         used to encode the length"): wslib rejects a longer form with a ProtocolError (1002), as
@@ -334,9 +371,13 @@ class Frame:
         fin = (head1 & FIN) != 0
         check_frame(opcode, fin, head1 & RSV_BITS, length, extensions_rsv)
 
-        if mask:
-            mask_key = yield from read_exact(4)
-        payload = yield from read_exact(length)
+        mask_key = (yield from read_exact(4)) if mask else b""
+        # Whoever wants to see the payload while it arrives (the UTF-8 check of a text frame).
+        check = None if payload_checker is None else payload_checker(opcode)
+        if check is None:
+            payload = yield from read_exact(length)
+        else:
+            payload = yield from read_exact(length, _unmasking(check, mask_key) if mask else check)
         if mask:
             payload = apply_mask(payload, mask_key)
         # The same as cls(opcode, payload, fin, rsv1, rsv2, rsv3), only faster: see _new.
@@ -468,8 +509,9 @@ class Close:
 
         Empty -> ``Close(1005, "")``. Raises :class:`~wslib.exceptions.ProtocolError` (1002) for
         a 1-byte payload, a payload over 125 bytes or a code that may not be sent (see
-        :func:`is_sendable_close_code`), and :class:`~wslib.exceptions.InvalidPayloadData` (1007)
-        for a reason that is not UTF-8.
+        :func:`is_sendable_close_code`; codes of 5000 and up included: the RFC leaves open what
+        to do with them, and 1002 is our choice), and
+        :class:`~wslib.exceptions.InvalidPayloadData` (1007) for a reason that is not UTF-8.
         """
         if not data:
             return cls(CloseCode.NO_STATUS_RCVD, "")
@@ -489,7 +531,7 @@ class Close:
         if not is_sendable_close_code(code):
             raise ProtocolError(
                 f"close code {code} may not be sent in a close frame: valid codes are "
-                "1000-1003, 1007-1011 and 3000-4999 (RFC 6455 §7.4)"
+                "1000-1003, 1007-1014 and 3000-4999 (RFC 6455 §7.4, IANA)"
             )
         try:
             # RFC 6455 §5.5.1: the reason "is not guaranteed to be human readable", but it is
@@ -513,8 +555,8 @@ class Close:
             return b""
         if not is_sendable_close_code(self.code):
             raise InvalidState(
-                f"close code {self.code} may not be sent: use 1000-1003, 1007-1011 or "
-                "3000-4999 (RFC 6455 §7.4)"
+                f"close code {self.code} may not be sent: use 1000-1003, 1007-1014 or "
+                "3000-4999 (RFC 6455 §7.4, IANA)"
             )
         try:
             reason = self.reason.encode("utf-8")

@@ -9,11 +9,43 @@ itself and feeds only data frames to :class:`MessageAssembler`.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 
 from .exceptions import InvalidPayloadData, InvalidState, PayloadTooBig, ProtocolError
 from .frames import Frame, Opcode
 
-__all__ = ["MessageAssembler", "fragment"]
+__all__ = ["MAX_FRAGMENTS", "MessageAssembler", "fragment"]
+
+#: The most frames one message may have, by default. A frame costs its sender 2 bytes (6 from a
+#: client) and may be empty, so ``max_size`` alone does not bound a message in progress: a peer
+#: could send ``BINARY fin=0`` and then empty continuations forever. 4096 frames carry the
+#: default ``max_size`` (1 MiB) in fragments of 256 bytes; real senders fragment in kilobytes,
+#: or not at all (browsers send one frame per message). Raise it with ``max_size``.
+MAX_FRAGMENTS = 4096
+
+
+def _check_utf8(decoder: codecs.IncrementalDecoder, data: bytes, *, final: bool) -> None:
+    """Feed ``data`` to an incremental UTF-8 ``decoder``; InvalidPayloadData (1007) at the first
+    byte that can never be part of UTF-8 (RFC 6455 §8.1: "_Fail the WebSocket Connection_")."""
+    try:
+        # The decoder keeps an unfinished code point for the next piece, but fails at once on
+        # bytes that can never become UTF-8. Only the verdict counts: the text is dropped.
+        decoder.decode(data, final=final)
+    except UnicodeDecodeError as exc:
+        raise InvalidPayloadData(
+            f"text message is not valid UTF-8 ({exc.reason}): text frames MUST carry UTF-8 "
+            "(RFC 6455 §5.6, §8.1)"
+        ) from exc
+    # One gap in CPython's decoder: it keeps ED A0-ED BF waiting for a third byte, although no
+    # third byte can help (they start a UTF-16 surrogate, U+D800-U+DFFF, which UTF-8 forbids).
+    # Fail now, like for every other impossible prefix.
+    pending = decoder.getstate()[0]
+    if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
+        raise InvalidPayloadData(
+            "text message is not valid UTF-8 (ED A0-BF starts a UTF-16 surrogate, "
+            "U+D800-U+DFFF, which UTF-8 never encodes): text frames MUST carry UTF-8 "
+            "(RFC 6455 §5.6, §8.1)"
+        )
 
 
 class MessageAssembler:
@@ -21,17 +53,23 @@ class MessageAssembler:
 
     Feed every data frame (TEXT, BINARY, CONT) in the order received; :meth:`feed` returns the
     message (``str`` for text, ``bytes`` for binary) when a frame with FIN completes it, and
-    ``None`` before. ``max_size`` bounds the whole message in bytes (``None``: no limit).
+    ``None`` before. ``max_size`` bounds the whole message in bytes and ``max_fragments`` in
+    frames (default :data:`MAX_FRAGMENTS`; ``None``: no limit for either).
+
+    What a message in progress costs is its payload bytes and nothing per frame: the fragments
+    are appended to one ``bytearray``, so empty ones take no memory at all.
 
     After an error the connection is failed; the assembler forgets the broken message.
     """
 
-    def __init__(self, max_size: int | None = 2**20) -> None:
+    def __init__(
+        self, max_size: int | None = 2**20, max_fragments: int | None = MAX_FRAGMENTS
+    ) -> None:
         self.max_size = max_size
+        self.max_fragments = max_fragments
         self._opcode: Opcode | None = None  # TEXT or BINARY while a message is in progress
-        self._parts: list[bytes] = []
-        self._text: list[str] = []
-        self._size = 0
+        self._payload = bytearray()  # the fragments so far, joined
+        self._fragments = 0  # how many frames the message in progress has had
         self._decoder = codecs.getincrementaldecoder("utf-8")()
 
     @property
@@ -41,9 +79,8 @@ class MessageAssembler:
 
     def _reset(self) -> None:
         self._opcode = None
-        self._parts = []
-        self._text = []
-        self._size = 0
+        self._payload = bytearray()
+        self._fragments = 0
         self._decoder.reset()
 
     def feed(self, frame: Frame) -> str | bytes | None:
@@ -53,8 +90,8 @@ class MessageAssembler:
         to continue, or a TEXT/BINARY frame while a message is unfinished;
         :class:`~wslib.exceptions.InvalidPayloadData` (1007) as soon as text stops being UTF-8;
         :class:`~wslib.exceptions.PayloadTooBig` (1009) as soon as the message grows over
-        ``max_size``. Feeding a control frame is the caller's mistake:
-        :class:`~wslib.exceptions.InvalidState`.
+        ``max_size`` bytes or ``max_fragments`` frames. Feeding a control frame is the caller's
+        mistake: :class:`~wslib.exceptions.InvalidState`.
         """
         if frame.opcode.is_control:
             raise InvalidState(
@@ -80,47 +117,83 @@ class MessageAssembler:
                 )
             self._opcode = frame.opcode
 
-        self._size += len(frame.payload)
-        if self.max_size is not None and self._size > self.max_size:
-            size = self._size
+        # RFC 6455 §10.4: implementations "MUST protect themselves against exceeding those
+        # limits": in bytes, and in frames, which cost the peer almost nothing. 1009 rather than
+        # 1008: the message is too big to process, counted in frames instead of bytes, and 1009
+        # tells an honest sender what to change (fewer, larger fragments).
+        self._fragments += 1
+        if self.max_fragments is not None and self._fragments > self.max_fragments:
+            count = self._fragments
+            self._reset()
+            raise PayloadTooBig(
+                f"message of {count} frames so far, over this endpoint's limit of "
+                f"{self.max_fragments} frames per message (close code 1009: message too big)"
+            )
+        size = len(self._payload) + len(frame.payload)
+        if self.max_size is not None and size > self.max_size:
             self._reset()
             raise PayloadTooBig(
                 f"message of {size} bytes so far, over this endpoint's limit of "
                 f"{self.max_size} bytes (close code 1009: message too big)"
             )
 
-        if self._opcode is Opcode.TEXT:
-            # An incremental decoder keeps an unfinished code point for the next fragment, but
-            # fails at once on bytes that can never become UTF-8 (RFC 6455 §8.1: "_Fail the
-            # WebSocket Connection_" when the text "is not valid UTF-8").
+        message: str | bytes
+        if frame.fin and self._fragments == 1:
+            # A message of one frame, the usual case: decode it once, no copy.
+            self._reset()
+            if frame.opcode is Opcode.BINARY:
+                return frame.payload
             try:
-                self._text.append(self._decoder.decode(frame.payload, final=frame.fin))
+                return frame.payload.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self._reset()
                 raise InvalidPayloadData(
                     f"text message is not valid UTF-8 ({exc.reason}): text frames MUST carry "
                     "UTF-8 (RFC 6455 §5.6, §8.1)"
                 ) from exc
-            # One gap in CPython's decoder: it keeps ED A0-ED BF waiting for a third byte,
-            # although no third byte can help (they start a UTF-16 surrogate, U+D800-U+DFFF,
-            # which UTF-8 forbids). Fail now, like for every other impossible prefix.
-            pending = self._decoder.getstate()[0]
-            if pending[:1] == b"\xed" and pending[1:2] >= b"\xa0":
-                self._reset()
-                raise InvalidPayloadData(
-                    "text message is not valid UTF-8 (ED A0-BF starts a UTF-16 surrogate, "
-                    "U+D800-U+DFFF, which UTF-8 never encodes): text frames MUST carry UTF-8 "
-                    "(RFC 6455 §5.6, §8.1)"
-                )
-        else:
-            self._parts.append(frame.payload)
 
+        if self._opcode is Opcode.TEXT:
+            try:
+                _check_utf8(self._decoder, frame.payload, final=frame.fin)
+            except InvalidPayloadData:
+                self._reset()
+                raise
+        self._payload += frame.payload
         if not frame.fin:
             return None
-        message: str | bytes
-        message = "".join(self._text) if self._opcode is Opcode.TEXT else b"".join(self._parts)
+        if self._opcode is Opcode.TEXT:
+            message = self._payload.decode("utf-8")  # checked piece by piece already
+        else:
+            message = bytes(self._payload)
         self._reset()
         return message
+
+    def payload_checker(self, opcode: Opcode) -> Callable[[bytes], None] | None:
+        """For a frame whose header was just read: a check of its payload's pieces, or None.
+
+        For a TEXT frame, or a CONT frame of a text message, a function that checks the UTF-8
+        of each piece of the payload as it arrives, carrying on from the last fragment (a code
+        point may be split between frames), and raises
+        :class:`~wslib.exceptions.InvalidPayloadData` (1007) at the first impossible byte. It
+        only looks: :meth:`feed` still checks the whole frame. :meth:`Frame.parse
+        <wslib.frames.Frame.parse>` takes this method as its ``payload_checker``.
+        """
+        if opcode is Opcode.TEXT and self._opcode is None:
+            state = (b"", 0)
+        elif opcode is Opcode.CONT and self._opcode is Opcode.TEXT:
+            state = self._decoder.getstate()  # a character may be left open by the last frame
+        else:
+            return None
+        # Made on the first piece only: a frame that arrives whole never calls check().
+        decoder: codecs.IncrementalDecoder | None = None
+
+        def check(piece: bytes) -> None:
+            nonlocal decoder
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder("utf-8")()
+                decoder.setstate(state)
+            _check_utf8(decoder, piece, final=False)
+
+        return check
 
 
 def fragment(message: str | bytes, size: int) -> list[Frame]:

@@ -64,7 +64,23 @@ same unless noted):
   dropped. (websockets answers it with 1002.)
 - Every ping gets its pong, unless ``pong_latest_only=True`` (§5.5.3 allows answering only the
   latest ping when several arrive before the pongs are sent).
-- Messages arrive whole, never fragment by fragment; ``max_size`` bounds them (1 MiB).
+- Messages arrive whole, never fragment by fragment; ``max_size`` bounds them (1 MiB), and
+  ``max_fragments`` bounds their number of frames (4096): empty continuation frames cost no
+  bytes of ``max_size``, yet a peer could send them forever. Going over either fails with 1009
+  (not 1008: the message is too big to process, counted in frames). (websockets has no frame
+  count limit.)
+- Text is checked for UTF-8 while it arrives, inside a frame too: a long text frame fails with
+  1007 at its first impossible byte, before the rest of it arrives (§8.1 only requires failing;
+  websockets checks each frame once it is whole).
+- What arrived before an error is delivered: the messages and pings in front of a bad frame
+  are events, and those pings are answered, before the close frame (§7.1.7 stops the processing
+  at the error, not before it). With ``defer_failure=True`` the close frame even waits until the
+  I/O layer calls :meth:`Connection.fail_pending`, so that the application can answer those
+  messages first (an echo server echoes them, as strict test suites expect).
+- 1012-1014 (registered at IANA after the RFC: service restart, try again later, bad gateway)
+  are received and may be sent like the codes of RFC 6455. A close code of 5000 or more fails
+  the connection with 1002: the RFC defines codes up to 4999 and leaves open what a receiver
+  does with a larger one.
 """
 
 from __future__ import annotations
@@ -83,7 +99,7 @@ from .exceptions import (
     ProtocolError,
 )
 from .frames import MAX_CONTROL_PAYLOAD, Close, CloseCode, Frame, Opcode, is_sendable_close_code
-from .messages import MessageAssembler
+from .messages import MAX_FRAGMENTS, MessageAssembler
 from .streams import StreamReader
 
 __all__ = [
@@ -212,7 +228,17 @@ class Connection:
     frame whose header announces more than the limit plus 125 bytes (the most a control frame can
     carry, and control frames are not messages) fails before any of its payload is read, so that
     a header announcing 2**63 - 1 bytes costs nothing (RFC 6455 §10.4: implementations "MUST
-    protect themselves against exceeding those limits").
+    protect themselves against exceeding those limits"). ``max_fragments`` bounds the number of
+    frames of one message (default :data:`~wslib.messages.MAX_FRAGMENTS`, 4096; ``None``: no
+    limit): empty continuation frames cost no bytes, so without it a message could stay in
+    progress forever. Going over it fails with 1009 too. A message in progress costs its payload
+    bytes and nothing per frame, so memory stays flat whatever the peer sends.
+
+    ``defer_failure=True`` holds back the failure caused by a bad frame: parsing stops at the
+    error, the events before it are delivered, :attr:`failure_pending` is True and the state
+    stays OPEN, so that the application can still answer them (an echo server echoes the
+    messages that preceded the bad frame); the I/O layer then calls :meth:`fail_pending`, which
+    sends the close frame and ends TCP. Default False: the close frame is queued at once.
 
     ``mask_key_generator`` gives the client's 4-byte masking keys (default: a CSPRNG; a test
     injects fixed keys). ``pong_latest_only=True`` answers only the last of several pings that
@@ -232,19 +258,24 @@ class Connection:
         *,
         max_size: int | None = 2**20,
         max_frame_size: int | None = None,
+        max_fragments: int | None = MAX_FRAGMENTS,
         mask_key_generator: Callable[[], bytes] | None = None,
         pong_latest_only: bool = False,
+        defer_failure: bool = False,
         trace: Callable[[str, Frame], None] | None = None,
     ) -> None:
         for name, limit in (("max_size", max_size), ("max_frame_size", max_frame_size)):
             if limit is not None and limit < 0:
                 raise ValueError(f"{name} must be None or at least 0, not {limit}")
+        if max_fragments is not None and max_fragments < 1:
+            raise ValueError(f"max_fragments must be None or at least 1, not {max_fragments}")
         self.side = side
         self.state = State.OPEN
         self.max_size = max_size
         self.max_frame_size = max_frame_size
         self.mask_key_generator = mask_key_generator or _random_mask_key
         self.pong_latest_only = pong_latest_only
+        self.defer_failure = defer_failure
         self.trace = trace
 
         self.close_sent: Close | None = None
@@ -252,7 +283,9 @@ class Connection:
         self.failure: Exception | None = None
 
         self._reader = StreamReader()
-        self._assembler = MessageAssembler(max_size)
+        self._assembler = MessageAssembler(max_size, max_fragments)
+        # with defer_failure: the failure found while parsing, until fail_pending() sends it
+        self._pending: tuple[int, str, Exception] | None = None
         self._message_size = 0  # bytes received so far of an unfinished fragmented message
         self._sending_fragments = False  # between send_*(fin=False) and send_continuation(fin=True)
         self._events: list[Event] = []
@@ -300,6 +333,26 @@ class Connection:
         writes, self._writes = self._writes, []
         self._unsent_pong = None
         return writes
+
+    @property
+    def failure_pending(self) -> bool:
+        """True when a bad frame arrived and ``defer_failure=True`` holds back the failure.
+
+        Nothing after the bad frame is processed; the events before it were delivered. Let the
+        application answer them, then call :meth:`fail_pending`.
+        """
+        return self._pending is not None
+
+    def fail_pending(self) -> None:
+        """Send the failure held back by ``defer_failure=True``: the close frame with the code of
+        the error (unless this side already sent one), then the end of TCP (RFC 6455 §7.1.7).
+
+        Does nothing when no failure is pending.
+        """
+        if self._pending is not None:
+            code, reason, exc = self._pending
+            self._pending = None
+            self._fail(code, reason, exc)
 
     def close_expected(self) -> bool:
         """Should the I/O layer expect the TCP connection to end soon? (RFC 6455 §7.1.1)
@@ -369,7 +422,8 @@ class Connection:
     def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 §7.1.2, §5.5.1): state LOCAL_CLOSING.
 
-        ``code`` is 1000-1003, 1007-1011 or 3000-4999 (§7.4); ``None`` sends a close frame
+        ``code`` is 1000-1003, 1007-1011 or 3000-4999 (§7.4), or 1012-1014 (registered at IANA:
+        a server restarting sends 1012, an overloaded one 1013); ``None`` sends a close frame
         without a code (the peer then reports 1005). ``reason`` is at most 123 bytes of UTF-8.
         After it, no more data frames may be sent; the peer's close frame, then the end of TCP,
         complete the handshake.
@@ -386,8 +440,8 @@ class Connection:
                 # §7.4.1: 1005, 1006 and 1015 "MUST NOT be set as a status code in a Close
                 # control frame by an endpoint"; others are reserved or out of range
                 raise InvalidState(
-                    f"close code {code} may not be sent: use 1000-1003, 1007-1011 or 3000-4999 "
-                    "(RFC 6455 §7.4), or code=None for a close frame without a code"
+                    f"close code {code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999 "
+                    "(RFC 6455 §7.4, IANA), or code=None for a close frame without a code"
                 )
             close = Close(code, reason)
             payload = close.serialize()  # InvalidState for a reason over 123 bytes
@@ -420,24 +474,34 @@ class Connection:
                     # a control frame may always carry its 125 bytes; a data frame over the
                     # limit by less than that is caught once read, in _receive_frame
                     max_size=None if limit is None else max(limit, MAX_CONTROL_PAYLOAD),
+                    # text is checked for UTF-8 while it arrives, to fail at the first bad byte
+                    payload_checker=self._assembler.payload_checker,
                 )
                 self._receive_frame(frame, limit)
         except EOFError:
             pass  # TCP ended between two frames or inside one, without a close frame: lost
         except ProtocolError as exc:
             # §7.1.7: "the endpoint SHOULD send a Close frame with an appropriate status code"
-            self._fail(exc.close_code, _close_reason(str(exc)), exc)
+            self._fail_or_defer(exc.close_code, _close_reason(str(exc)), exc)
         except Exception as exc:
             # A bug of ours: 1011, "an unexpected condition that prevented it from fulfilling
             # the request" (§7.4.1). The details stay here (self.failure), not on the wire.
-            self._fail(CloseCode.INTERNAL_ERROR, "internal error", exc)
+            self._fail_or_defer(CloseCode.INTERNAL_ERROR, "internal error", exc)
 
         # §1.4: "after receiving a control frame indicating the connection should be closed, a
         # peer discards any further data received"; §7.1.7: after failing, an endpoint "MUST NOT
         # continue to attempt to process data (including a responding Close frame)".
         while not (yield from self._reader.at_eof()):
             self._reader.discard()
+        self.fail_pending()  # TCP ended while a failure waited: send it now, before the end
         self._connection_lost()
+
+    def _fail_or_defer(self, code: int, reason: str, exc: Exception) -> None:
+        """Fail now, or with ``defer_failure=True`` keep the failure for :meth:`fail_pending`."""
+        if self.defer_failure:
+            self._pending = (code, reason, exc)
+        else:
+            self._fail(code, reason, exc)
 
     def _data_frame_limit(self) -> int | None:
         """How many payload bytes the next data frame may carry: the smaller of max_frame_size

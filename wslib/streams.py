@@ -19,7 +19,7 @@ The pattern is the one python-websockets uses (``websockets/streams.py``)::
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 __all__ = ["StreamReader"]
 
@@ -66,11 +66,25 @@ class StreamReader:
         del self.buffer[:end]
         return line
 
-    def read_exact(self, n: int) -> Generator[None, None, bytes]:
-        """Read exactly ``n`` bytes; raise :class:`EOFError` if the stream ends first."""
+    def read_exact(
+        self, n: int, progress: Callable[[bytes], None] | None = None
+    ) -> Generator[None, None, bytes]:
+        """Read exactly ``n`` bytes; raise :class:`EOFError` if the stream ends first.
+
+        ``progress``, if given, is called with each piece of the ``n`` bytes that arrives while
+        the read still waits for the rest (not with the piece that completes it), so that a
+        caller can look at a long payload before all of it is there: the connection checks the
+        UTF-8 of a text frame that way. An exception it raises stops the read.
+        """
         if n < 0:
             raise ValueError("n must be zero or positive")
+        seen = 0  # how many of the buffered bytes progress() has seen
         while len(self.buffer) < n:
+            if progress is not None and len(self.buffer) > seen:
+                with memoryview(self.buffer) as view:
+                    piece = bytes(view[seen:])
+                seen = len(self.buffer)
+                progress(piece)
             if self.eof:
                 missing = n - len(self.buffer)
                 raise EOFError(f"stream ends {missing} bytes before the end of what was expected")
