@@ -33,17 +33,19 @@ from .conformance_peers import (
 # Cases that wslib does not pass yet because of fixes being made in parallel (issue 10). The lead
 # removes this list once those branches are merged: every other case must be OK or INFORMATIONAL.
 _BEFORE_ERROR = "messages before an error are delivered (valid message echoed before failing)"
-_FAIL_FAST = "fail fast on invalid UTF-8 inside one frame"
-_CLOSE_CODES = "close codes 1012-1014 accepted on receipt"
 PENDING_FIXES: dict[str, str] = {
     "1.5.3": _BEFORE_ERROR,
     **{f"3.6.{i}": _BEFORE_ERROR for i in (1, 2, 3)},
     **{f"4.2.{i}": _BEFORE_ERROR for i in range(1, 11)},
     "5.2.3": _BEFORE_ERROR,
     "5.2.4": _BEFORE_ERROR,
+    **{
+        f"6.5.{i}": "websockets fails invalid UTF-8 in a text frame only once the whole frame has "
+        "arrived (NON-STRICT: not fail-fast); wslib checks the payload as it arrives and fails "
+        "with 1007 at the first impossible byte"
+        for i in (1, 2, 3, 4)
+    },
     "6.6.1": _BEFORE_ERROR,
-    **{f"6.5.{i}": _FAIL_FAST for i in (1, 2, 3, 4)},
-    **{f"8.1.{i}": _CLOSE_CODES for i in (10, 11, 12)},
 }
 
 # Where the websockets library (sync server and client) differs from wslib, and why. The same
@@ -55,13 +57,6 @@ WEBSOCKETS_DIFFERENCES: dict[str, str] = {
     "6.4.4": "the same: the invalid first fragment is only judged when the message is complete",
     "6.6.1": "websockets hands the valid message over before the invalid one fails (its UTF-8 "
     "check runs when a message is assembled); wslib fails first (pending fix)",
-    "7.3.2": "websockets closes with 1009 before a message of 10,000 fragments completes "
-    "(INFORMATIONAL: a limit); wslib echoes it",
-    "7.3.3": "websockets closes with 1009 on 100,000 empty continuation frames (INFORMATIONAL: "
-    "a limit); wslib echoes it (a fragment bound is a pending fix that may change this)",
-    "8.1.10": "websockets accepts the IANA code 1012; wslib refuses it (pending fix)",
-    "8.1.11": "websockets accepts the IANA code 1013; wslib refuses it (pending fix)",
-    "8.1.12": "websockets accepts the IANA code 1014; wslib refuses it (pending fix)",
     "8.6.1": "websockets answers a close frame between fragments with 1002 ('incomplete "
     "fragmented message'), but §5.4 allows control frames between fragments (FAILED); wslib "
     "answers it with 1000",
