@@ -166,13 +166,13 @@ class TinyServer:
                         return
                     try:
                         replies = list(self.answer(frame))
-                        data = b"".join(reply.serialize(mask=False) for reply in replies)
+                        out = b"".join(reply.serialize(mask=False) for reply in replies)
                     except Exception as exc:  # the learner's code failed: 1011, and say why
                         self.errors.append(f"{type(exc).__name__}: {exc} (for {frame})")
                         self._close(sock, Close(CloseCode.INTERNAL_ERROR, ""))
                         return
                     try:
-                        sock.sendall(data)
+                        sock.sendall(out)
                     except OSError:
                         return
                 received.clear()
