@@ -83,7 +83,7 @@ def test_heatmap_cells_have_the_shares_and_colours_of_the_verdicts(tmp_path: Pat
         assert [label.split(" (")[0] for label in labels] == ["framing", "closing"]
         texts = {t.get_text() for t in fig.axes[0].texts}
         assert "2 failed" in texts
-        assert f"all {len(framing)} pass" in texts
+        assert f"all {len(framing)} OK" in texts
         fig.savefig(tmp_path / "heatmap.png")
         assert (tmp_path / "heatmap.png").stat().st_size > 1000
     finally:

@@ -39,10 +39,13 @@ def _label(counts: Mapping[str, int]) -> str:
     total = sum(counts.get(v.value, 0) for v in VERDICT_ORDER)
     failed = counts.get(Verdict.FAILED.value, 0)
     lenient = counts.get(Verdict.NON_STRICT.value, 0)
+    info = counts.get(Verdict.INFORMATIONAL.value, 0)
     parts = [f"{failed} failed"] if failed else []
     if lenient:
         parts.append(f"{lenient} non-strict")
-    return ", ".join(parts) if parts else f"all {total} pass"
+    if parts:
+        return ", ".join(parts)
+    return f"{total - info} OK, {info} informational" if info else f"all {total} OK"
 
 
 def verdict_heatmap(
@@ -57,7 +60,7 @@ def verdict_heatmap(
     tables = {name: run.by_category for name, run in results.items()}
     rows = [c for c in CATEGORIES if any(c in table for table in tables.values())]
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.1 * len(columns) + 2.4, 0.55 * len(rows) + 1.6))
+        _, ax = plt.subplots(figsize=(max(7.0, 2.1 * len(columns) + 2.4), 0.55 * len(rows) + 1.6))
     fig = ax.figure  # (matplotlib 3.7 has no get_figure(root=True))
     assert isinstance(fig, Figure)
     pad = 0.06
