@@ -177,3 +177,30 @@ def test_broken_server_fails_exactly_the_text_echo_cases() -> None:
 def test_no_thread_left_behind() -> None:
     names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     assert not [n for n in names if n.startswith(("article", "broken", "conformance", "client-"))]
+
+
+def test_format_case_shows_the_case_the_verdict_and_the_trace() -> None:
+    from wslib.lab.conformance import CaseResult, TraceEntry
+    from wslib.lab.conformance.report import format_case
+
+    case = next(c for c in CASES if c.category == "ping/pong")
+    trace = [
+        TraceEntry(0.001, "→", "http", "GET / HTTP/1.1"),
+        *(
+            TraceEntry(0.002 + i / 1000, "→", "frame", f"PING fin=1 masked len=1 '{i}'")
+            for i in range(5)
+        ),
+        TraceEntry(0.01, "←", "frame", "TEXT fin=1 len=1 '0'"),
+    ]
+    result = CaseResult(case, Verdict.FAILED, "sent back text, expected pong", 0.01, trace)
+    text = format_case(result, limit=3)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"case {case.id} · ping/pong · RFC 6455 {case.rfc}")
+    assert case.description in text
+    assert "verdict: FAILED (sent back text, expected pong)" in text
+    assert "GET / HTTP/1.1" not in text  # the handshake is left out by default...
+    assert "(1 HTTP lines of the opening handshake not shown)" in text
+    assert "GET / HTTP/1.1" in format_case(result, http=True)  # ...unless asked for
+    assert "PING fin=1 masked len=1 '2'" in text
+    assert "PING fin=1 masked len=1 '3'" not in text  # over the limit
+    assert "... 3 more lines" in text

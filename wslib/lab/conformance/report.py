@@ -41,7 +41,15 @@ from typing import IO, Any
 from .cases import CATEGORIES
 from .model import Case, Verdict
 
-__all__ = ["COLOURS", "CaseResult", "ProgressBar", "Results", "TraceEntry"]
+__all__ = [
+    "COLOURS",
+    "CaseResult",
+    "ProgressBar",
+    "Results",
+    "TraceEntry",
+    "format_case",
+    "print_case",
+]
 
 SCHEMA = "wslib.conformance/1"
 
@@ -112,6 +120,37 @@ class CaseResult:
             "peer_close_code": self.peer_close_code,
             "trace": [entry.to_dict() for entry in self.trace],
         }
+
+
+def format_case(result: CaseResult, *, http: bool = False, limit: int = 40) -> str:
+    """A case and its wire trace as lines to read: what it is, what it sends and expects, the
+    verdict and why, then one line per trace entry (seconds since the case started, → sent by
+    the suite, ← received from the peer, · a note). The handshake's HTTP lines are left out
+    unless ``http``; at most ``limit`` trace lines are shown."""
+    c = result.case
+    lines = [
+        f"case {c.id} · {c.category} · RFC 6455 {c.rfc} · {c.title}",
+        c.description,
+        f"verdict: {result.verdict.value} ({result.reason})",
+        "",
+        f"{'time (s)':>9}  dir  {'what':5}",
+    ]
+    entries = [e for e in result.trace if http or e.kind != "http"]
+    hidden = len(result.trace) - len(entries)
+    for entry in entries[:limit]:
+        lines.append(f"{entry.t:9.4f}   {entry.direction}   {entry.kind:5} {entry.text}")
+    if len(entries) > limit:
+        lines.append(f"{'':9}   ·   ... {len(entries) - limit} more lines")
+    if hidden:
+        lines.append(f"({hidden} HTTP lines of the opening handshake not shown)")
+    return "\n".join(lines)
+
+
+def print_case(
+    result: CaseResult, *, http: bool = False, limit: int = 40, file: IO[str] | None = None
+) -> None:
+    """Print :func:`format_case` (to ``file``, standard output by default)."""
+    print(format_case(result, http=http, limit=limit), file=file)
 
 
 def _id_key(case_id: str) -> tuple[int, ...]:
