@@ -204,3 +204,18 @@ def test_format_case_shows_the_case_the_verdict_and_the_trace() -> None:
     assert "PING fin=1 masked len=1 '2'" in text
     assert "PING fin=1 masked len=1 '3'" not in text  # over the limit
     assert "... 3 more lines" in text
+
+
+def test_a_peer_that_sends_every_frame_back_fails_the_ping_cases() -> None:
+    # It answers our ping with a ping; when the suite pongs that ping, the peer sends the pong
+    # back: that reflected pong must not count as the answer to the suite's ping.
+    from wslib.exercises.nb10 import TinyServer
+
+    with TinyServer(lambda frame: [frame]) as server:
+        results = run_server_suite(server.url, categories=["ping/pong"])
+    # 2.1.x and 2.2.x: a ping of 0-125 bytes, to be answered by a pong with its payload.
+    answered = [r for r in results if r.case.id.startswith(("2.1.", "2.2."))]
+    assert len(answered) >= 14
+    assert all(r.verdict is Verdict.FAILED for r in answered), [
+        (r.case.id, r.verdict.value) for r in answered if r.verdict is not Verdict.FAILED
+    ]

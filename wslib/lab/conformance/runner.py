@@ -13,6 +13,7 @@ on a few threads at once (``workers``), except the large ones (``Case.solo``), w
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import queue
@@ -101,6 +102,12 @@ class _Exchange:
         next(self.parser)
         self.message: tuple[str, list[bytes]] | None = None
         self.closed_by_us = False
+        # Pongs owed to the peer's pings: sent once the parser has returned (writing reads the
+        # socket, and what it reads goes into the same parser: it must not be running then).
+        self.pongs_owed: list[bytes] = []
+        # Payloads of the pongs we sent: a pong that comes back with one of them is our own pong
+        # reflected by a peer that sends back every frame, not an answer to our ping.
+        self.pongs_sent: list[bytes] = []
         sock.setblocking(False)
 
     def now(self) -> float:
@@ -123,6 +130,13 @@ class _Exchange:
             self.parser.send(None)
         except StopIteration:
             pass
+        self._send_owed_pongs()
+
+    def _send_owed_pongs(self) -> None:
+        while self.pongs_owed and not self.closed_by_us:
+            payload = self.pongs_owed.pop(0)
+            self.pongs_sent.append(payload)
+            self.send_frames([WireFrame(Opcode.PONG, payload)], note="(auto)")
 
     def _parse(self) -> Generator[None, None, None]:
         try:
@@ -151,9 +165,13 @@ class _Exchange:
             self.obs.events.append(("bad", b"frame with RSV bits"))
         if opcode == Opcode.PING:
             if not self.closed_by_us:
-                self.send_frames([WireFrame(Opcode.PONG, frame.payload)], note="(auto)")
+                self.pongs_owed.append(frame.payload)
         elif opcode == Opcode.PONG:
-            self.obs.events.append(("pong", frame.payload))
+            if frame.payload in self.pongs_sent:
+                self.pongs_sent.remove(frame.payload)
+                self.obs.events.append(("bad", b"our own pong sent back (the peer echoes pongs)"))
+            else:
+                self.obs.events.append(("pong", frame.payload))
         elif opcode == Opcode.CLOSE:
             self.obs.close_payload = frame.payload
             self.obs.close_time = self.now()
@@ -238,7 +256,8 @@ class _Exchange:
 
     def send_frames(self, frames: list[WireFrame], note: str = "") -> None:
         for frame in frames:
-            self.trace.add("→", "frame", f"{frame.describe()} {note}".strip(), frame)
+            shown = dataclasses.replace(frame, masked=self.suite_masks)  # as it goes on the wire
+            self.trace.add("→", "frame", f"{shown.describe()} {note}".strip(), shown)
         data = b"".join(self.frame_bytes(f) for f in frames)
         self.write(data, time.monotonic() + 2.0)
 
