@@ -9,6 +9,8 @@ future waits until the gap before it is filled, at most :data:`MAX_OUT_OF_ORDER`
 
 from __future__ import annotations
 
+import heapq
+
 from .pcap import _FIN, _SYN
 
 __all__ = ["MAX_OUT_OF_ORDER"]
@@ -31,11 +33,20 @@ class _LostBytes(Exception):
 
 
 class _Reassembler:
-    """Put one direction of a TCP connection back in order (RFC 9293 §3.4, §3.10.7.4)."""
+    """Put one direction of a TCP connection back in order (RFC 9293 §3.4, §3.10.7.4).
+
+    Segments are placed by their *stream offset* (bytes from the start of the stream), which,
+    unlike a sequence number, never wraps: ``delivered`` is the offset of ``next_seq``, and a
+    segment ``d`` sequence numbers ahead of ``next_seq`` starts at ``delivered + d``. Segments
+    from the future wait in :attr:`pending`, their offsets in a heap (:mod:`heapq`), so the
+    one that may fill the gap is always at hand: O(log n) per segment, however they arrive.
+    """
 
     def __init__(self) -> None:
         self.next_seq: int | None = None  # the next byte expected
-        self.pending: dict[int, bytes] = {}  # segments that arrived before a gap was filled
+        self.delivered = 0  # bytes delivered in order so far: the stream offset of next_seq
+        self.pending: dict[int, bytes] = {}  # stream offset -> a segment waiting for a gap
+        self.starts: list[int] = []  # the keys of pending, as a heap (smallest first)
         self.pending_bytes = 0
         self.retransmissions = 0
         self.out_of_order = 0
@@ -43,50 +54,73 @@ class _Reassembler:
 
     def push(self, seq: int, flags: int, data: bytes) -> list[bytes]:
         """Add a segment; return the bytes that are now in order (maybe none)."""
+        next_seq = self.next_seq
         if flags & _SYN:
             seq = (seq + 1) & 0xFFFFFFFF  # the SYN takes one sequence number; data follows
-            if self.next_seq is None:
-                self.next_seq = seq
-        if self.next_seq is None:  # a capture that started after the SYN
-            self.next_seq = seq
+            if next_seq is None:
+                self.next_seq = next_seq = seq
+        if next_seq is None:  # a capture that started after the SYN
+            self.next_seq = next_seq = seq
         if flags & _FIN:
             self.fin_seq = (seq + len(data)) & 0xFFFFFFFF
         if not data:
             return []
-        offset = _seq_diff(seq, self.next_seq)
+        if seq == next_seq and not self.starts:  # the common case: in order, nothing waits
+            self.next_seq = (seq + len(data)) & 0xFFFFFFFF
+            self.delivered += len(data)
+            return [data]
+        offset = _seq_diff(seq, next_seq)
         if offset + len(data) <= 0:  # every byte delivered already: a retransmission
             self.retransmissions += 1
             return []
         if offset > 0:  # from the future: wait for the gap to be filled
-            if seq in self.pending and len(self.pending[seq]) >= len(data):
-                self.retransmissions += 1
-                return []
-            self.out_of_order += 1
-            self.pending_bytes += len(data) - len(self.pending.get(seq, b""))
-            self.pending[seq] = data
-            if self.pending_bytes > MAX_OUT_OF_ORDER:
-                raise _LostBytes(
-                    f"{self.pending_bytes} bytes wait for a gap at sequence number "
-                    f"{self.next_seq} that never fills: the capture lost packets"
-                )
+            self.wait(self.delivered + offset, data)
             return []
         out = [data[-offset:] if offset else data]
-        self.next_seq = (self.next_seq + len(out[0])) & 0xFFFFFFFF
-        while self.pending:
-            progress = False
-            for start in list(self.pending):
-                offset = _seq_diff(start, self.next_seq)
-                if offset > 0:
-                    continue
-                chunk = self.pending.pop(start)
-                self.pending_bytes -= len(chunk)
-                progress = True
-                if offset + len(chunk) > 0:
-                    out.append(chunk[-offset:] if offset else chunk)
-                    self.next_seq = (self.next_seq + len(out[-1])) & 0xFFFFFFFF
-            if not progress:
-                break
+        self.advance(len(out[0]))
+        starts, pending = self.starts, self.pending
+        while starts and starts[0] <= self.delivered:  # the gap before it is filled now
+            start = heapq.heappop(starts)
+            chunk = pending.pop(start)
+            self.pending_bytes -= len(chunk)
+            skip = self.delivered - start  # bytes of it delivered already (overlap)
+            if skip < len(chunk):
+                out.append(chunk[skip:] if skip else chunk)
+                self.advance(len(out[-1]))
         return out
+
+    def wait(self, start: int, data: bytes) -> None:
+        """Keep a segment from the future until the bytes before it arrive."""
+        known = self.pending.get(start)
+        if known is not None and len(known) >= len(data):  # a repeat of a waiting segment
+            self.retransmissions += 1
+            return
+        self.out_of_order += 1
+        if known is None:
+            heapq.heappush(self.starts, start)
+        self.pending_bytes += len(data) - (len(known) if known is not None else 0)
+        self.pending[start] = data
+        if self.pending_bytes > MAX_OUT_OF_ORDER:
+            raise _LostBytes(
+                f"{self.pending_bytes} bytes wait for a gap at sequence number "
+                f"{self.next_seq} that never fills: the capture lost packets"
+            )
+
+    def advance(self, n: int) -> None:
+        assert self.next_seq is not None
+        self.next_seq = (self.next_seq + n) & 0xFFFFFFFF
+        self.delivered += n
+
+    @property
+    def gap(self) -> int:
+        """Bytes missing before the first waiting segment (0 when none waits)."""
+        return self.starts[0] - self.delivered if self.starts else 0
+
+    def clear(self) -> None:
+        """Forget the waiting segments (decoding this direction stopped)."""
+        self.pending.clear()
+        self.starts.clear()
+        self.pending_bytes = 0
 
     @property
     def finished(self) -> bool:

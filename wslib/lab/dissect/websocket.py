@@ -40,7 +40,7 @@ from .records import (
     HttpMessage,
     TcpEvent,
 )
-from .tcp import _LostBytes, _Reassembler, _seq_diff
+from .tcp import _LostBytes, _Reassembler
 
 __all__ = ["conversations", "iter_frames"]
 
@@ -197,7 +197,7 @@ class _Connection:
             half.dead = True
             half.parser = None
             half.reader.discard()
-            half.tcp.pending.clear()
+            half.tcp.clear()
 
     # -- events --
 
@@ -559,7 +559,7 @@ class _Connection:
         half.dead = True
         half.parser = None
         half.reader.discard()
-        half.tcp.pending.clear()
+        half.tcp.clear()
         if half.direction == "s2c":
             self.awaiting_response = False
 
@@ -569,7 +569,7 @@ class _Connection:
             if half.dead or half.parser is None:
                 continue
             if half.tcp.pending:
-                missing = min(_seq_diff(s, half.tcp.next_seq or s) for s in half.tcp.pending)
+                missing = half.tcp.gap
                 self.error(
                     half,
                     _LostBytes(
