@@ -7,14 +7,16 @@ of packets cost milliseconds to make. Costs are compared with a control run in t
 
 from __future__ import annotations
 
+import random
 import struct
 import time
+import tracemalloc
 from pathlib import Path
 
 from wslib import Frame, Opcode, accept, client_request
-from wslib.lab.dissect import conversations
+from wslib.lab.dissect import Dissection, conversations, dissect
 
-from .rawpcap import ACK, PSH, Flow
+from .rawpcap import ACK, PSH, Flow, pcap_record, tcp_packet, write
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 MIB = 1024 * 1024
@@ -138,3 +140,44 @@ def test_duplicates_of_a_waiting_segment(tmp_path: Path) -> None:
     assert conv.errors == []
     assert conv.retransmissions == 2  # (10, 30) again, and (10, 20) shorter than (10, 45)
     assert conv.out_of_order == 4  # (10, 30), (10, 45) longer, (40, 60), (60, end)
+
+
+def garbage_capture(path: Path, n: int) -> Path:
+    """``n`` TCP packets of garbage, each on its own 4-tuple, then one WebSocket connection."""
+    rng = random.Random(9)
+    records = []
+    for i in range(n):
+        src = (f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1024 + rng.randrange(60_000))
+        dst = ("192.168.0.1", 1 + rng.randrange(65_000))
+        garbage = b"\x00" + rng.randbytes(rng.randrange(40))  # never an HTTP method
+        frame = tcp_packet(src, dst, rng.getrandbits(32), rng.getrandbits(32), PSH | ACK, garbage)
+        records.append(pcap_record(frame, 1_699_999_000 + i / 1000))
+    flow = upgraded_flow()
+    flow.send("c2s", masked(Frame(Opcode.TEXT, b"still found")))
+    flow.finish()
+    path.write_bytes(write([records, flow.records]))
+    return path
+
+
+def peak_of_dissecting(path: Path) -> tuple[int, Dissection]:
+    tracemalloc.start()
+    try:
+        found = dissect(path)
+        return tracemalloc.get_traced_memory()[1], found
+    finally:
+        tracemalloc.stop()
+
+
+def test_connections_given_up_are_forgotten(tmp_path: Path) -> None:
+    """Issue 10, defect 9: 100,000 garbage packets on distinct 4-tuples (a 7.6 MB pcap) peaked
+    at 467 MiB. Connections that carry no upgrade are forgotten: memory stays flat, and what
+    was skipped is counted."""
+    small_peak, _ = peak_of_dissecting(garbage_capture(tmp_path / "small.pcap", 10_000))
+    peak, found = peak_of_dissecting(garbage_capture(tmp_path / "big.pcap", 100_000))
+    (conv,) = found.conversations
+    assert [f.text for f in conv.frames] == ["still found"]
+    assert conv.stream == 100_000  # numbered like tshark's tcp.stream: one per 4-tuple
+    assert found.skipped_connections == 100_000
+    assert found.skipped_packets == 100_000
+    assert peak < 32 * MIB, f"peak {peak / MIB:.0f} MiB"
+    assert peak < 4 * small_peak + 8 * MIB, "ten times the garbage, far more memory"

@@ -54,12 +54,13 @@ Choices, stated once:
 
 from __future__ import annotations
 
-from .pcap import PcapError, read_packets
+from .pcap import PcapError, TruncatedCapture, TruncatedCaptureWarning, read_packets
 from .records import (
     MAX_PAYLOAD,
     ConnectionKey,
     Conversation,
     Direction,
+    Dissection,
     Endpoint,
     ErrorRecord,
     FrameRecord,
@@ -69,7 +70,7 @@ from .records import (
     timeline,
 )
 from .tcp import MAX_OUT_OF_ORDER
-from .websocket import conversations, iter_frames
+from .websocket import conversations, dissect, iter_frames
 
 __all__ = [
     "MAX_OUT_OF_ORDER",
@@ -77,6 +78,7 @@ __all__ = [
     "ConnectionKey",
     "Conversation",
     "Direction",
+    "Dissection",
     "Endpoint",
     "ErrorRecord",
     "FrameRecord",
@@ -84,7 +86,10 @@ __all__ = [
     "PcapError",
     "TcpEvent",
     "TimelineEvent",
+    "TruncatedCapture",
+    "TruncatedCaptureWarning",
     "conversations",
+    "dissect",
     "iter_frames",
     "read_packets",
     "timeline",

@@ -23,11 +23,21 @@ from typing import Any, NamedTuple
 from ...exceptions import WebSocketError
 from .records import Endpoint
 
-__all__ = ["PcapError", "read_packets"]
+__all__ = ["PcapError", "TruncatedCapture", "TruncatedCaptureWarning", "read_packets"]
 
 
 class PcapError(WebSocketError):
     """A capture file that cannot be read: missing, not a pcap/pcapng file, or truncated."""
+
+
+class TruncatedCapture(PcapError):
+    """The file ends inside a record (a capture stopped with ``kill -9``): raised after every
+    complete record was read. The message says where: "the file ends inside packet N: K of M
+    bytes"."""
+
+
+class TruncatedCaptureWarning(UserWarning):
+    """:func:`~wslib.lab.dissect.conversations` decoded a file that ends inside a record."""
 
 
 # --- reading capture files ------------------------------------------------------------------------
@@ -79,9 +89,9 @@ def _read_records(path: str | os.PathLike[str]) -> Iterator[_Record]:
                     result = read_one(_SNAP)
                 except EOFError:
                     if plain and position < size:
-                        raise PcapError(
-                            f"{name}: truncated or corrupt after packet {number}: the last "
-                            f"{size - position} bytes are not a whole record"
+                        raise TruncatedCapture(
+                            f"{name}: truncated: "
+                            + _where_it_ends(name, position, size, number + 1, ng)
                         ) from None
                     return
                 finally:
@@ -96,14 +106,33 @@ def _read_records(path: str | os.PathLike[str]) -> Iterator[_Record]:
                     time = meta.sec + meta.usec / (1e9 if reader.nano else 1e6)
                     linktype = reader.linktype
                     if len(data) < min(meta.caplen, _SNAP):
-                        raise PcapError(
-                            f"{name}: truncated in packet {number + 1}: a record of "
-                            f"{meta.caplen} bytes, only {len(data)} of them in the file"
+                        raise TruncatedCapture(
+                            f"{name}: truncated: the file ends inside packet {number + 1}: "
+                            f"{len(data)} of {meta.caplen} bytes"
                         )
                 number += 1
                 yield _Record(number, time, linktype, data, meta.wirelen)
     except (OSError, struct.error) as exc:
         raise PcapError(f"{name}: unreadable after packet {number} ({exc})") from None
+
+
+def _where_it_ends(name: str, position: int, size: int, number: int, ng: bool) -> str:
+    """Say where a file cut inside a record ends: how much of that record is there."""
+    with open(name, "rb") as f:
+        f.seek(position)
+        tail = f.read(64)
+    present = size - position
+    if ng:  # block type, block total length (pcapng, section 3.1); byte order: guessed
+        if len(tail) >= 8:
+            little = int.from_bytes(tail[4:8], "little")
+            total = little if little < 1 << 24 else int.from_bytes(tail[4:8], "big")
+            return f"the file ends inside packet {number}: {present} of {total} bytes of its block"
+        return f"the file ends inside packet {number}: {present} of its block header's 8 bytes"
+    if len(tail) >= 16:  # ts_sec, ts_usec, incl_len, orig_len (the pcap record header)
+        little = int.from_bytes(tail[8:12], "little")
+        caplen = little if little < 1 << 24 else int.from_bytes(tail[8:12], "big")
+        return f"the file ends inside packet {number}: {present - 16} of {caplen} bytes"
+    return f"the file ends inside packet {number}: {present} of its record header's 16 bytes"
 
 
 _SCAPY_LOG = logging.getLogger("scapy.runtime")
@@ -154,6 +183,7 @@ class _Segment(NamedTuple):
 
     number: int
     time: float
+    key: bytes  # source address, destination address, source port, destination port: raw
     src: Endpoint
     dst: Endpoint
     seq: int
@@ -220,6 +250,7 @@ def _segment(number: int, time: float, ip: bytes, wirelen: int) -> _Segment | No
     return _Segment(
         number,
         time,
+        ip[12:20] + tcp[:4] if version == 4 else ip[8:40] + tcp[:4],
         Endpoint(src, sport),
         Endpoint(dst, dport),
         seq,
@@ -230,8 +261,16 @@ def _segment(number: int, time: float, ip: bytes, wirelen: int) -> _Segment | No
     )
 
 
-def _segments_from_file(path: str | os.PathLike[str]) -> Iterator[_Segment]:
+def _reverse(key: bytes) -> bytes:
+    """The key of the other direction of the same connection (addresses and ports swapped)."""
+    n = (len(key) - 4) // 2  # 4 bytes per address for IPv4, 16 for IPv6
+    return key[n : 2 * n] + key[:n] + key[-2:] + key[-4:-2]
+
+
+def _segments_from_file(path: str | os.PathLike[str], counter: list[int]) -> Iterator[_Segment]:
+    """The TCP segments of a file; ``counter[0]`` counts the records read."""
     for record in _read_records(path):
+        counter[0] = record.number
         ip = _ip_of(record.linktype, record.data)
         if ip is not None:
             segment = _segment(record.number, record.time, ip, record.wirelen)
@@ -239,11 +278,12 @@ def _segments_from_file(path: str | os.PathLike[str]) -> Iterator[_Segment]:
                 yield segment
 
 
-def _segments_from_packets(packets: Iterable[Any]) -> Iterator[_Segment]:
+def _segments_from_packets(packets: Iterable[Any], counter: list[int]) -> Iterator[_Segment]:
     from scapy.layers.inet import IP
     from scapy.layers.inet6 import IPv6
 
     for number, packet in enumerate(packets, 1):
+        counter[0] = number
         layer = packet.getlayer(IP) or packet.getlayer(IPv6)
         if layer is None:
             continue

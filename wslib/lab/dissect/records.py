@@ -21,6 +21,7 @@ __all__ = [
     "ConnectionKey",
     "Conversation",
     "Direction",
+    "Dissection",
     "Endpoint",
     "ErrorRecord",
     "FrameRecord",
@@ -282,6 +283,39 @@ class Conversation:
         for error in self.errors:
             lines.append(f"  error ({error.direction}, packet {error.packet}): {error.message}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Dissection:
+    """What :func:`~wslib.lab.dissect.dissect` found in a capture, skipped parts included.
+
+    - ``conversations``: as :func:`~wslib.lab.dissect.conversations` returns them.
+    - ``packets``: records read from the file; ``tcp_connections``: TCP connections seen
+      (4-tuples, numbered like Wireshark's ``tcp.stream``).
+    - ``skipped_connections``/``skipped_packets``: connections given up on, and their packets:
+      no HTTP upgrade in their first bytes, a capture that starts after their handshake, or
+      outside ``port``. They are forgotten as soon as they are given up on, so that a capture
+      full of other traffic costs no memory per connection (issue 10, defect 9).
+    - ``truncated``: when the file ends inside a record (a capture stopped with ``kill -9``),
+      one line that says where; every complete record before it was decoded. None otherwise.
+    """
+
+    conversations: list[Conversation]
+    packets: int = 0
+    tcp_connections: int = 0
+    skipped_connections: int = 0
+    skipped_packets: int = 0
+    truncated: str | None = None
+
+    def skipped(self) -> str:
+        """One line that says what was skipped ("" when nothing was)."""
+        if not self.skipped_connections:
+            return ""
+        return (
+            f"skipped {self.skipped_connections} of {self.tcp_connections} TCP connections "
+            f"({self.skipped_packets} packets): no WebSocket upgrade or HTTP in their first "
+            "bytes, a capture that starts after their handshake, or another port"
+        )
 
 
 _RANK = {"SYN": 0, "SYN-ACK": 0, "ACK": 0, "FIN": 4, "RST": 4}

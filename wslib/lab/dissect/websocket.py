@@ -12,8 +12,10 @@ decompressed when permessage-deflate was negotiated (RFC 7692 §7).
 from __future__ import annotations
 
 import codecs
+import collections
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Union
@@ -28,12 +30,24 @@ from ...exceptions import (
 from ...frames import RSV1, Close, Frame, Opcode
 from ...handshake import MAX_HEAD_SIZE, MAX_LINE_LENGTH, Headers, Request, Response, check_response
 from ...streams import StreamReader
-from .pcap import _ACK, _FIN, _RST, _SYN, _Segment, _segments_from_file, _segments_from_packets
+from .pcap import (
+    _ACK,
+    _FIN,
+    _RST,
+    _SYN,
+    TruncatedCapture,
+    TruncatedCaptureWarning,
+    _reverse,
+    _Segment,
+    _segments_from_file,
+    _segments_from_packets,
+)
 from .records import (
     MAX_PAYLOAD,
     ConnectionKey,
     Conversation,
     Direction,
+    Dissection,
     Endpoint,
     ErrorRecord,
     FrameRecord,
@@ -42,7 +56,7 @@ from .records import (
 )
 from .tcp import _LostBytes, _Reassembler
 
-__all__ = ["conversations", "iter_frames"]
+__all__ = ["conversations", "dissect", "iter_frames"]
 
 
 # --- decoding one connection ----------------------------------------------------------------------
@@ -143,6 +157,7 @@ class _Connection:
         self.dissector = dissector
         self.kind: str | None = None  # "websocket", "http", "other" once known
         self.ignored = False
+        self.keys: tuple[bytes, bytes] = (b"", b"")  # the raw 4-tuple, both ways
         self.syns = 0
         self.client_isn: int | None = None
         self.server_isn: int | None = None
@@ -632,49 +647,128 @@ class _Connection:
         )
 
 
+#: Connections given up on whose number is remembered (so that a later packet on the same
+#: 4-tuple keeps it, as in Wireshark's ``tcp.stream``); beyond, the oldest are forgotten.
+MAX_FORGOTTEN = 1 << 14
+
+
 class _Dissector:
-    """Route segments to connections; collect what they decode."""
+    """Route segments to connections; collect what they decode.
+
+    ``table`` maps each direction's raw 4-tuple to its connection, or, for a connection given
+    up on, to a tombstone ``(stream, client_isn)``: a few bytes instead of a connection's
+    buffers and records (issue 10, defect 9).
+    """
 
     def __init__(self, port: int | None, keep_frames: bool, max_payload: int) -> None:
         self.port = port
         self.keep_frames = keep_frames
         self.max_payload = max_payload
-        self.table: dict[tuple[Endpoint, Endpoint], _Connection] = {}
-        self.connections: list[_Connection] = []
+        self.table: dict[bytes, _Connection | tuple[int, int | None]] = {}
+        self.connections: dict[int, _Connection] = {}  # stream -> connection, not given up
+        self.forgotten: collections.deque[bytes] = collections.deque()
+        self.streams = 0
+        self.skipped_connections = 0
+        self.skipped_packets = 0
         self.out: list[tuple[ConnectionKey, FrameRecord]] = []
 
     def feed(self, segment: _Segment) -> None:
-        src, dst = segment.src, segment.dst
-        connection = self.table.get((src, dst))
-        if connection is not None and segment.flags & (_SYN | _ACK) == _SYN:
+        entry = self.table.get(segment.key)
+        new_syn = segment.flags & (_SYN | _ACK) == _SYN
+        if type(entry) is tuple:  # a connection given up on
+            if not new_syn or entry[1] == segment.seq:
+                self.skipped_packets += 1
+                return
+            entry = None  # a new connection on the same 4-tuple
+        connection: _Connection | None = entry  # type: ignore[assignment]
+        if connection is not None and new_syn:
             # A new SYN on a 4-tuple seen before: a new connection, unless it is the same SYN
             # sent again (same initial sequence number).
             if connection.client_isn != segment.seq:
                 connection = None
         if connection is None:
-            connection = _Connection(len(self.connections), src, dst, self)
+            src, dst = segment.src, segment.dst
+            connection = _Connection(self.streams, src, dst, self)
+            connection.keys = (segment.key, _reverse(segment.key))
+            self.streams += 1
             for half in connection.halves.values():
                 half.limit = self.max_payload
             if self.port is not None and self.port not in (src.port, dst.port):
                 connection.give_up("other")
-            self.connections.append(connection)
-            self.table[(src, dst)] = self.table[(dst, src)] = connection
+            self.connections[connection.stream] = connection
+            for key in connection.keys:
+                self.table[key] = connection
         connection.feed(segment)
+        if connection.ignored:
+            self.forget(connection)
+
+    def forget(self, connection: _Connection) -> None:
+        """Keep only the number of a connection given up on (and its SYN's sequence number)."""
+        del self.connections[connection.stream]
+        self.skipped_connections += 1
+        self.skipped_packets += connection.packets
+        tombstone = (connection.stream, connection.client_isn)
+        for key in connection.keys:
+            self.table[key] = tombstone
+        self.forgotten.append(connection.keys[0])
+        if len(self.forgotten) > MAX_FORGOTTEN:
+            oldest = self.forgotten.popleft()
+            for key in (oldest, _reverse(oldest)):
+                if type(self.table.get(key)) is tuple:
+                    del self.table[key]
 
     def finish(self) -> None:
-        for connection in self.connections:
-            if not connection.ignored:
-                connection.finish()
+        for connection in self.connections.values():
+            connection.finish()
 
 
 Source = Union[str, "os.PathLike[str]", Iterable[Any]]
 
 
-def _segments(source: Source) -> Iterator[_Segment]:
+def _segments(source: Source, counter: list[int]) -> Iterator[_Segment]:
     if isinstance(source, (str, os.PathLike)):
-        return _segments_from_file(source)
+        return _segments_from_file(source, counter)
     packets = getattr(source, "packets", source)  # a wslib.lab.capture.Capture, or its packets
-    return _segments_from_packets(packets)
+    return _segments_from_packets(packets, counter)
+
+
+def dissect(
+    source: Source,
+    *,
+    port: int | None = None,
+    http: bool = False,
+    max_payload: int = MAX_PAYLOAD,
+) -> Dissection:
+    """Dissect a capture: its conversations, and what was skipped or cut short.
+
+    Same arguments as :func:`conversations`, which returns ``dissect(...).conversations``.
+    A file that ends inside a record is not an error here: every complete record is decoded
+    and :attr:`Dissection.truncated` says where the file ends. Raises :class:`PcapError` for a
+    file that cannot be read at all.
+    """
+    dissector = _Dissector(port, True, max_payload)
+    counter = [0]
+    truncated = None
+    try:
+        for segment in _segments(source, counter):
+            dissector.feed(segment)
+            dissector.out.clear()
+    except TruncatedCapture as exc:
+        truncated = str(exc)
+    dissector.finish()
+    kinds = ("websocket", "http") if http else ("websocket",)
+    return Dissection(
+        conversations=[
+            c.conversation()
+            for c in dissector.connections.values()
+            if c.kind in kinds and c.client is not None
+        ],
+        packets=counter[0],
+        tcp_connections=dissector.streams,
+        skipped_connections=dissector.skipped_connections,
+        skipped_packets=dissector.skipped_packets,
+        truncated=truncated,
+    )
 
 
 def conversations(
@@ -692,17 +786,13 @@ def conversations(
     without an upgrade (``kind == "http"``), for instance HTTP/1.0 polling. ``max_payload``
     bounds the payload bytes kept per frame. Raises :class:`PcapError` only for a file that
     cannot be read; everything wrong *inside* the capture is recorded in
-    :attr:`Conversation.errors`.
+    :attr:`Conversation.errors`, and a file cut inside a record gives what its complete
+    records hold, with a :class:`TruncatedCaptureWarning` (:func:`dissect` tells more).
     """
-    dissector = _Dissector(port, True, max_payload)
-    for segment in _segments(source):
-        dissector.feed(segment)
-        dissector.out.clear()
-    dissector.finish()
-    kinds = ("websocket", "http") if http else ("websocket",)
-    return [
-        c.conversation() for c in dissector.connections if c.kind in kinds and c.client is not None
-    ]
+    found = dissect(source, port=port, http=http, max_payload=max_payload)
+    if found.truncated:
+        warnings.warn(found.truncated, TruncatedCaptureWarning, stacklevel=2)
+    return found.conversations
 
 
 def iter_frames(
@@ -719,7 +809,7 @@ def iter_frames(
     """
     dissector = _Dissector(port, False, max_payload)
     out = dissector.out
-    for segment in _segments(source):
+    for segment in _segments(source, [0]):
         dissector.feed(segment)
         if out:
             yield from out
