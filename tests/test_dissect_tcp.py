@@ -12,6 +12,9 @@ import struct
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from wslib import Frame, Opcode, accept, client_request
 from wslib.lab.dissect import Dissection, conversations, dissect
@@ -181,3 +184,65 @@ def test_connections_given_up_are_forgotten(tmp_path: Path) -> None:
     assert found.skipped_packets == 100_000
     assert peak < 32 * MIB, f"peak {peak / MIB:.0f} MiB"
     assert peak < 4 * small_peak + 8 * MIB, "ten times the garbage, far more memory"
+
+
+# --- issue 18: the answer checked against the real offer -------------------------------------
+
+
+def negotiated(offer: dict[str, str], answer: dict[str, str]) -> Any:
+    request = client_request("example.com", "/api/kernels/1/channels", key=KEY)
+    for name, value in offer.items():
+        request.headers[name] = value
+    response = accept(request)
+    for name, value in answer.items():
+        response.headers[name] = value
+    flow = Flow()
+    flow.connect()
+    flow.upgrade(request.serialize(), response.serialize())
+    flow.send("c2s", masked(Frame(Opcode.TEXT, b"hi")))
+    return flow
+
+
+def test_subprotocol_the_client_offered_is_accepted(tmp_path: Path) -> None:
+    """Issue 18: 11 of 12 real captures were flagged "the server chose the subprotocol 'v1',
+    which was not offered (offered: none)": the 101 was checked without the client's offer."""
+    flow = negotiated(
+        {"Sec-WebSocket-Protocol": "v1.kernel.websocket.jupyter.org, v0"},
+        {"Sec-WebSocket-Protocol": "v1.kernel.websocket.jupyter.org"},
+    )
+    path = tmp_path / "subprotocol.pcap"
+    path.write_bytes(flow.pcap())
+    (conv,) = conversations(path)
+    assert conv.errors == []
+    assert conv.subprotocol == "v1.kernel.websocket.jupyter.org"
+    assert "  subprotocol: v1.kernel.websocket.jupyter.org; extensions: none" in conv.summary()
+
+
+def test_subprotocol_not_offered_is_an_error(tmp_path: Path) -> None:
+    flow = negotiated({"Sec-WebSocket-Protocol": "v0"}, {"Sec-WebSocket-Protocol": "v1"})
+    path = tmp_path / "subprotocol.pcap"
+    path.write_bytes(flow.pcap())
+    (conv,) = conversations(path)
+    assert [(e.direction, e.message) for e in conv.errors] == [
+        ("s2c", "the server chose the subprotocol 'v1', which was not offered (offered: 'v0')")
+    ]
+    assert [f.text for f in conv.frames] == ["hi"]  # flagged, and still decoded
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_extension_checked_against_the_offer(tmp_path: Path, offered: bool) -> None:
+    offer = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
+    flow = negotiated(
+        offer if offered else {},
+        {"Sec-WebSocket-Extensions": "permessage-deflate; server_no_context_takeover"},
+    )
+    path = tmp_path / "extension.pcap"
+    path.write_bytes(flow.pcap())
+    (conv,) = conversations(path)
+    assert conv.extensions == ["permessage-deflate; server_no_context_takeover"]
+    assert "extensions: permessage-deflate; server_no_context_takeover" in conv.summary()
+    expected = [] if offered else [
+        "the server chose the extension 'permessage-deflate', which was not offered "
+        "(offered: none)"
+    ]  # fmt: skip
+    assert [e.message for e in conv.errors] == expected

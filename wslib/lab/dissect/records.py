@@ -209,6 +209,8 @@ class Conversation:
     - ``start``/``end``: times of the first and last packet (Unix seconds).
     - ``retransmissions``/``out_of_order``: TCP segments dropped as repeats, and segments that
       arrived before the bytes that precede them.
+    - ``subprotocol``/``extensions``: what the 101 chose (``Sec-WebSocket-Protocol``,
+      ``Sec-WebSocket-Extensions``, RFC 6455 §4.2.2, §9), checked against the client's offer.
     """
 
     client: Endpoint
@@ -233,6 +235,8 @@ class Conversation:
     end: float = 0.0
     retransmissions: int = 0
     out_of_order: int = 0
+    subprotocol: str | None = None
+    extensions: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> ConnectionKey:
@@ -265,6 +269,9 @@ class Conversation:
             lines.append(f"  request:  {self.request.start_line}")
         if self.response is not None:
             lines.append(f"  response: {self.response.start_line}")
+        if self.upgraded:
+            extensions = ", ".join(self.extensions) or "none"
+            lines.append(f"  subprotocol: {self.subprotocol or 'none'}; extensions: {extensions}")
         if self.kind == "http":
             lines.append(f"  HTTP messages: {len(self.http_messages)}")
         for direction in ("c2s", "s2c") if self.kind == "websocket" else ():

@@ -136,6 +136,11 @@ class _Inflater:
         return out
 
 
+def _list(headers: Headers, name: str) -> list[str]:
+    """The comma-separated elements of every ``name`` header field (RFC 7230 §7), stripped."""
+    return [e.strip() for v in headers.get_all(name) for e in v.split(",") if e.strip()]
+
+
 def _deflate_parameters(response: HttpMessage) -> set[str] | None:
     """The parameters of permessage-deflate if the server accepted it (RFC 7692 §7.1), else None."""
     for value in response.headers.get_all("Sec-WebSocket-Extensions"):
@@ -169,6 +174,10 @@ class _Connection:
         self.key_header: str | None = None
         self.awaiting_response = False
         self.deflate: set[str] | None = None  # permessage-deflate's parameters, if negotiated
+        self.offered_subprotocols: list[str] = []  # the client's offer (RFC 6455 §4.1)
+        self.offered_extensions: list[str] = []  # names only, lower case
+        self.subprotocol: str | None = None  # what the 101 chose
+        self.extensions: list[str] = []
         self.frames: list[FrameRecord] = []
         self.errors: list[ErrorRecord] = []
         self.close_code: int | None = None
@@ -317,6 +326,13 @@ class _Connection:
                     self.key_header = request.headers.get("Sec-WebSocket-Key")
                 except (InvalidRequest, EOFError, ValueError) as exc:
                     self.error(half, exc)
+                # RFC 6455 §4.1 items 5 and 6: the answer is checked against what was offered.
+                offer = headers_view.headers
+                self.offered_subprotocols = _list(offer, "Sec-WebSocket-Protocol")
+                self.offered_extensions = [
+                    e.split(";")[0].strip().lower()
+                    for e in _list(offer, "Sec-WebSocket-Extensions")
+                ]
                 # RFC 6455 §4.1: the client "MUST wait for a response from the server before
                 # sending any further data": wait for the other direction's answer.
                 self.awaiting_response = self.response is None
@@ -348,12 +364,29 @@ class _Connection:
                 if status == 101:
                     self.kind = "websocket"
                     self.deflate = _deflate_parameters(message)
+                    chosen = _list(message.headers, "Sec-WebSocket-Extensions")
+                    self.extensions = chosen
+                    protocols = _list(message.headers, "Sec-WebSocket-Protocol")
+                    self.subprotocol = ", ".join(protocols) or None
                     try:
                         response = Response.from_bytes(head)  # the parser wslib's client runs
-                        if self.deflate is not None:  # wslib offers no extension: leave it out
+                        # §4.1 item 5: "[...] indicates the use of an extension that was not
+                        # present in the client's handshake [...] MUST _Fail the WebSocket
+                        # Connection_": checked here, against the client's real offer.
+                        for extension in chosen:
+                            name = extension.split(";")[0].strip().lower()
+                            if self.request is not None and name not in self.offered_extensions:
+                                offered = ", ".join(map(repr, self.offered_extensions)) or "none"
+                                raise InvalidResponse(
+                                    f"the server chose the extension {name!r}, which was not "
+                                    f"offered (offered: {offered})"
+                                )
+                        if chosen:  # checked above: wslib's own check offers none
                             del response.headers["Sec-WebSocket-Extensions"]
                         if self.key_header is not None:
-                            check_response(response, self.key_header)
+                            check_response(
+                                response, self.key_header, subprotocols=self.offered_subprotocols
+                            )
                     except (InvalidResponse, EOFError, ValueError) as exc:
                         self.error(half, exc)
                     yield from self._frames(half, mask=False)
@@ -644,6 +677,8 @@ class _Connection:
             end=self.end,
             retransmissions=sum(h.tcp.retransmissions for h in self.halves.values()),
             out_of_order=sum(h.tcp.out_of_order for h in self.halves.values()),
+            subprotocol=self.subprotocol,
+            extensions=list(self.extensions),
         )
 
 
