@@ -20,18 +20,19 @@ from .dissect import (
     HttpMessage,
     PcapError,
     TcpEvent,
+    dissect,
     timeline,
 )
-from .dissect import conversations as dissect_conversations
 
 __all__ = ["format_conversation", "main"]
 
 EPILOG = """\
 exit status:
   0  at least one WebSocket conversation (with --http: or HTTP one) was printed
-  1  the file cannot be read (missing, not a pcap/pcapng file, truncated),
-     or it holds no WebSocket conversation (with --port: none on that port;
-     with --http: no HTTP either)
+  1  the file cannot be read (missing, not a pcap/pcapng file), or it holds
+     no WebSocket conversation (with --port: none on that port; with --http:
+     no HTTP either). A file cut inside a packet (a capture stopped with
+     kill -9) is decoded up to the cut, with one warning line that says where.
   2  wrong command-line usage
 
 example:
@@ -116,17 +117,24 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.port is not None and not 0 < args.port < 65536:
         parser.error(f"--port must be between 1 and 65535, not {args.port}")
     try:
-        found = dissect_conversations(args.file, port=args.port, http=args.http)
+        result = dissect(args.file, port=args.port, http=args.http)
     except PcapError as exc:
         print(f"wslib.dump: error: {exc}", file=sys.stderr)
         return 1
+    found = result.conversations
+    if result.truncated:
+        print(f"wslib.dump: warning: {result.truncated}", file=sys.stderr)
     if not found:
         where = f" on port {args.port}" if args.port is not None else ""
         what = "WebSocket or HTTP conversation" if args.http else "WebSocket conversation"
         print(f"wslib.dump: no {what}{where} in {args.file}", file=sys.stderr)
+        if result.skipped():
+            print(f"wslib.dump: {result.skipped()}", file=sys.stderr)
         return 1
     origin = min(c.start for c in found)
     print("\n\n".join(format_conversation(c, origin) for c in found), file=out)
+    if result.skipped():
+        print(f"\n-- {result.skipped()}", file=out)
     return 0
 
 

@@ -1,0 +1,96 @@
+"""Dissect WebSocket traffic in a capture file: TCP reassembly, the HTTP upgrade, every frame.
+
+What Wireshark does for a WebSocket connection, in one readable module, with wslib's own parsers
+(the same code the server runs) doing the decoding::
+
+    capture file ──► packets ──► TCP segments ──► two byte streams per connection
+                                                  (client→server, server→client)
+                  ──► HTTP request with "Upgrade: websocket" and its 101 answer (RFC 6455 §4)
+                  ──► frames (RFC 6455 §5.2): masked client→server, unmasked server→client
+
+Usage::
+
+    from wslib.lab.dissect import conversations
+    for conv in conversations("data/pcaps/echo-123-456.pcap"):
+        print(conv.summary())
+
+- :func:`read_packets` streams a pcap or pcapng file (scapy's readers, one packet at a time).
+- :func:`conversations` returns one :class:`Conversation` per WebSocket connection (with its TCP
+  events, handshake, frames, close code, byte counts); :func:`iter_frames` streams the frames
+  of a capture of any size, keeping memory flat; :func:`timeline` merges a conversation's
+  events in time order (what :func:`wslib.lab.ladder.draw_ladder` draws).
+- ``python -m wslib.dump FILE`` (:mod:`wslib.lab.dump`) prints it all, one line per event.
+- Connections are numbered like Wireshark's ``tcp.stream``, packets like its ``frame.number``,
+  and a frame or HTTP message is shown in the packet that completed it, as Wireshark does:
+  ``tests/test_tshark.py`` checks every field against tshark.
+
+Choices, stated once:
+
+- **TCP** (RFC 9293 §3.4, sequence numbers): each direction is put back in sequence-number order;
+  a segment whose bytes were all delivered already is a retransmission and is dropped (counted);
+  a segment that overlaps delivered bytes contributes only its new bytes; a segment from the
+  future waits until the gap before it is filled (at most :data:`MAX_OUT_OF_ORDER` bytes wait,
+  after that the capture has lost packets and decoding that direction stops, with an error).
+- **Which connections**: a connection is a WebSocket conversation when its client sends an HTTP
+  request with ``Upgrade: websocket``, on any port. ``port=N`` limits the search to connections
+  with an endpoint on port N. A capture that starts after a connection's handshake cannot be
+  decoded: nothing says where frames start in the byte stream, so that connection is skipped
+  (Wireshark does the same unless told otherwise). A capture that misses only the SYN is fine.
+- **Errors inside the capture** (a frame that breaks RFC 6455, a handshake wslib would refuse,
+  missing bytes) are recorded as :class:`ErrorRecord` in :attr:`Conversation.errors`, not
+  raised: a dissector shows what is on the wire, even when it is wrong. A framing error stops
+  decoding in that direction (frame boundaries are lost after it). Only a file that cannot be
+  read raises :class:`PcapError`.
+- **Big payloads**: a :class:`FrameRecord` keeps at most ``max_payload`` bytes of the payload
+  (default :data:`MAX_PAYLOAD`, 64 KiB); :attr:`FrameRecord.length` is always the real length
+  and :attr:`FrameRecord.truncated` says when bytes were dropped. Dropped bytes are skipped as
+  they arrive, never buffered, so a 1 GiB frame costs 64 KiB of memory.
+- **permessage-deflate** (RFC 7692, what browsers and python-websockets negotiate by default):
+  when the 101 accepts it, RSV1 is allowed and compressed messages are decompressed, each
+  direction with its own context (reset per message with ``*_no_context_takeover``).
+- **Not covered**: IP fragments (never seen on loopback or with TCP's path MTU discovery) and
+  TLS (``wss://``: encrypted, nothing to decode without the keys).
+"""
+
+from __future__ import annotations
+
+from .pcap import PcapError, TruncatedCapture, TruncatedCaptureWarning, read_packets
+from .records import (
+    MAX_PAYLOAD,
+    ConnectionKey,
+    Conversation,
+    Direction,
+    Dissection,
+    Endpoint,
+    ErrorRecord,
+    FrameRecord,
+    HttpMessage,
+    TcpEvent,
+    TimelineEvent,
+    timeline,
+)
+from .tcp import MAX_OUT_OF_ORDER
+from .websocket import conversations, dissect, iter_frames
+
+__all__ = [
+    "MAX_OUT_OF_ORDER",
+    "MAX_PAYLOAD",
+    "ConnectionKey",
+    "Conversation",
+    "Direction",
+    "Dissection",
+    "Endpoint",
+    "ErrorRecord",
+    "FrameRecord",
+    "HttpMessage",
+    "PcapError",
+    "TcpEvent",
+    "TimelineEvent",
+    "TruncatedCapture",
+    "TruncatedCaptureWarning",
+    "conversations",
+    "dissect",
+    "iter_frames",
+    "read_packets",
+    "timeline",
+]
