@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import socket
 import struct
 import subprocess
@@ -820,7 +821,10 @@ def test_out_of_file_descriptors_logs_one_line_per_burst_and_recovers() -> None:
             proc.communicate(timeout=5)
     assert proc.returncode == 0, err
     failures = [line for line in err.splitlines() if "accept() failed" in line]
-    assert len(failures) == 1, err  # one line for the burst...
-    assert "Too many open files" in failures[0]
+    recoveries = re.findall(r"accept\(\) works again after (\d+) failures", err)
+    # One line when a burst starts, one when it ends (the backlog drains a few at a time, so
+    # there may be a second, shorter burst), instead of a traceback ten times a second.
+    assert failures and len(failures) == len(recoveries) <= 3, err
+    assert all("Too many open files" in line for line in failures)
+    assert int(recoveries[0]) >= 3, err  # the first burst lasted 2 s: several failures, one line
     assert "Traceback" not in err
-    assert "accept() works again" in err  # ... and one when it is over

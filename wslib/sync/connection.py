@@ -512,10 +512,15 @@ class SyncConnection:
                     deadlines.append(next_ping)
                 if keepalive is not None:
                     deadlines.append(keepalive[1])
-                # A message or control frame under way must be whole within message_timeout.
-                if self.message_timeout is not None and self._unfinished_since is not None:
+                # A message or control frame under way must be whole within message_timeout
+                # (once closing, close_timeout bounds the wait instead).
+                if (
+                    self.message_timeout is not None
+                    and self._unfinished_since is not None
+                    and self.protocol.state is State.OPEN
+                ):
                     cutoff = self._unfinished_since + self.message_timeout
-                    if now >= cutoff and self.protocol.state is State.OPEN:
+                    if now >= cutoff:
                         self._fail(1008, f"no complete message within {self.message_timeout:g} s")
                         continue
                     deadlines.append(cutoff)

@@ -288,13 +288,12 @@ class Server:
             if self._closing:
                 sock.close()
                 return
-            waiting = len(self._handshaking) - len(self._pushed_out)
-            if waiting >= self.max_pending_handshakes:
-                self._push_out_oldest_handshake()
             if len(self._handshaking) >= 2 * self.max_pending_handshakes:
                 # Pushed-out threads have not ended yet (a very busy machine): no more threads.
                 refusal = "too many handshakes in progress"
             else:
+                if len(self._handshaking) - len(self._pushed_out) >= self.max_pending_handshakes:
+                    self._push_out_oldest_handshake()
                 try:
                     # Under the lock: the new thread cannot finish before it is registered.
                     thread.start()
@@ -305,9 +304,10 @@ class Server:
                     self._handshaking[sock] = None
         if refusal is not None:
             logger.warning("refused %s: %s", _who(address), refusal)
+            busy = _busy_response("the server is overloaded; try again later")
             try:  # a few hundred bytes fit in any socket buffer: this never blocks
                 sock.setblocking(False)
-                sock.send(_busy_response(f"{refusal}; try again later").serialize())
+                sock.send(busy.serialize())
             except OSError:
                 pass
             sock.close()
