@@ -20,7 +20,7 @@ from wslib.frames import Close, Frame, Opcode
 from wslib.streams import StreamReader
 from wslib.sync.client import parse_uri
 
-from .test_server import echo, no_thread_left, running, url, wait_for
+from .test_server import echo, no_thread_left, running, url, wait_for, wire
 
 __all__ = ["no_thread_left"]  # the autouse fixture, imported to apply here too
 
@@ -158,6 +158,46 @@ def test_server_that_never_answers_times_out() -> None:
         with pytest.raises(TimeoutError):
             wslib.connect(f"ws://127.0.0.1:{port}/", timeout=0.3)
         assert time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        # §5.1: "A client MUST close a connection if it detects a masked frame"
+        (wire(Opcode.TEXT, b"masked"), 1002),
+        # §10.4: a header announcing 2**63 - 1 bytes, far over max_size: 1009
+        (wire(Opcode.BINARY, length=2**63 - 1, mask=None), 1009),
+    ],
+    ids=["masked frame", "2**63-1 bytes announced"],
+)
+def test_client_that_fails_the_connection_does_not_wait_for_the_hostile_server(
+    frame: bytes, code: int
+) -> None:
+    """After failing the connection (§7.1.7) the client ends TCP at once: recv() raises
+    promptly instead of waiting close_timeout for a server that keeps TCP open."""
+
+    test_over = threading.Event()
+
+    def answer(sock: socket.socket, head: bytes) -> None:
+        sock.sendall(switching(head) + frame)
+        test_over.wait(15)  # never answers the close frame, never ends TCP, even after a FIN
+
+    with fake_server(answer) as port:
+        conn = wslib.connect(f"ws://127.0.0.1:{port}/", close_timeout=10, ping_interval=None)
+        start = time.monotonic()
+        try:
+            with pytest.raises(wslib.ConnectionClosedError) as info:
+                conn.recv(timeout=30)
+            elapsed = time.monotonic() - start
+            conn.close()
+        finally:
+            test_over.set()
+    assert elapsed < 5, elapsed  # close_timeout / 2: generous, and far from the 10 s wait
+    assert conn.protocol.close_sent is not None and conn.protocol.close_sent.code == code
+    # No close frame came back (§7.1.5: 1006); the cause names the server's fault and its code.
+    assert info.value.code == 1006
+    assert isinstance(info.value.__cause__, wslib.ProtocolError)
+    assert info.value.__cause__.close_code == code
 
 
 def test_connection_refused() -> None:

@@ -124,6 +124,7 @@ def connect(
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
     close_timeout: float = 10.0,
+    message_timeout: float | None = None,
     trace: Trace = False,
 ) -> ClientConnection:
     """Open a WebSocket connection to ``uri`` (``ws://host:port/path``); return it open.
@@ -133,8 +134,8 @@ def connect(
     - ``subprotocols``: offered in order of preference; ``conn.subprotocol`` tells the choice.
     - ``additional_headers``: more request headers, as ``(name, value)`` pairs.
     - ``max_size=2**20``: the largest message accepted (1 MiB); bigger closes with 1009.
-    - ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``trace``: as for
-      :func:`wslib.serve`.
+    - ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
+      ``message_timeout``, ``trace``: as for :func:`wslib.serve`.
 
     Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://``,
     :class:`~wslib.exceptions.InvalidResponse` when the server's answer is not a valid 101
@@ -180,12 +181,13 @@ def connect(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
+            message_timeout=message_timeout,
             max_queue=max_queue,
             trace_line=trace_line,
         )
-    except BaseException:
+        # Frames that arrived in the same segment as the 101 are already in the reader's buffer.
+        conn.start(bytes(reader.buffer))
+    except BaseException:  # including a reader thread that cannot start
         sock.close()
         raise
-    # Frames that arrived in the same segment as the 101 are already in the reader's buffer.
-    conn.start(bytes(reader.buffer))
     return conn

@@ -8,8 +8,9 @@ and :meth:`~SyncConnection.close` are what the application calls, from any threa
 connection guards the protocol object and the socket). :mod:`wslib.sync.server` and
 :mod:`wslib.sync.client` build on it; neither imports the other.
 
-Every wait has a time bound: the closing handshake (``close_timeout``), each write to a peer that
-does not read (``close_timeout`` too), and the join of the reader thread.
+Every wait has a time bound: the closing handshake (``close_timeout``, or none at all after this
+side failed the connection), each write to a peer that does not read (``close_timeout`` too), a
+message that the peer started (``message_timeout``, optional), and the join of the reader thread.
 """
 
 from __future__ import annotations
@@ -124,11 +125,12 @@ def read_until_parsed(
             return done.value  # type: ignore[no-any-return]
 
 
-def close_socket_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
-    """End our side of TCP, drain what the peer still sends (up to ``timeout``), then close.
+def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
+    """End our side of TCP, then drain what the peer still sends (up to ``timeout``).
 
     Closing a socket with unread data makes the kernel send a RST, which may destroy the
-    response we just sent before the peer reads it: draining first avoids that.
+    response we just sent before the peer reads it: draining first avoids that. The caller
+    closes the socket afterwards.
     """
     try:
         sock.shutdown(socket.SHUT_WR)
@@ -139,8 +141,6 @@ def close_socket_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
                 break
     except OSError:
         pass
-    finally:
-        sock.close()
 
 
 # --- trace: every frame in and out ----------------------------------------------------------------
@@ -218,6 +218,7 @@ class SyncConnection:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         close_timeout: float = 10.0,
+        message_timeout: float | None = None,
         max_queue: int = 16,
         trace_line: Callable[[str], None] | None = None,
     ) -> None:
@@ -227,6 +228,7 @@ class SyncConnection:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
+        self.message_timeout = message_timeout
         self.max_queue = max_queue
         self._trace_line = trace_line
         try:
@@ -248,6 +250,8 @@ class SyncConnection:
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
         self._pings: OrderedDict[bytes, threading.Event] = OrderedDict()
         self._close_deadline: float | None = None
+        # When bytes arrived that completed nothing yet (a message or control frame under way).
+        self._unfinished_since: float | None = None
         self._reader = threading.Thread(
             target=self._read_loop, name=f"wslib-reader-{self.remote_address}", daemon=True
         )
@@ -261,6 +265,7 @@ class SyncConnection:
                 self.protocol.receive_data(leftover)
                 events = self.protocol.events_received()
                 self._flush()
+            self._note_progress(bool(events))
             for event in events:
                 # No backpressure here: nobody reads yet, and this is one recv() at most.
                 self._dispatch(event, wait=False)
@@ -361,7 +366,12 @@ class SyncConnection:
                 if raise_errors:
                     raise ConnectionClosedError(1006, "") from exc
                 break
-        if self._close_deadline is None and self.protocol.close_expected():
+        if self.protocol.failure is not None:
+            # This side failed the connection (the peer broke a rule): RFC 6455 §7.1.7 ends TCP
+            # at once. Waiting for the answer of a peer that broke the rules could take
+            # close_timeout (it may keep TCP open on purpose) and recv() would wait as long.
+            self._close_deadline = time.monotonic()
+        elif self._close_deadline is None and self.protocol.close_expected():
             # RFC 6455 §7.1.1: wait for the peer to end TCP, but not forever.
             self._close_deadline = time.monotonic() + self.close_timeout
 
@@ -502,6 +512,18 @@ class SyncConnection:
                     deadlines.append(next_ping)
                 if keepalive is not None:
                     deadlines.append(keepalive[1])
+                # A message or control frame under way must be whole within message_timeout
+                # (once closing, close_timeout bounds the wait instead).
+                if (
+                    self.message_timeout is not None
+                    and self._unfinished_since is not None
+                    and self.protocol.state is State.OPEN
+                ):
+                    cutoff = self._unfinished_since + self.message_timeout
+                    if now >= cutoff:
+                        self._fail(1008, f"no complete message within {self.message_timeout:g} s")
+                        continue
+                    deadlines.append(cutoff)
                 if not readable.wait(min(deadlines) - now):
                     continue
                 try:
@@ -515,6 +537,7 @@ class SyncConnection:
                         self.protocol.receive_eof()
                     events = self.protocol.events_received()
                     self._flush()
+                self._note_progress(bool(events))
                 for event in events:
                     self._dispatch(event)
         except Exception:  # pragma: no cover - a bug in wslib: log it, never hang
@@ -536,6 +559,17 @@ class SyncConnection:
             with self._inbox_changed:
                 self._reader_done.set()
                 self._inbox_changed.notify_all()
+
+    def _note_progress(self, completed: bool) -> None:
+        """Bytes arrived: did they complete something (an event), or start the clock?
+
+        The sans-I/O protocol tells what bytes *completed* (its events), not what they started:
+        bytes that give no event belong to a message or control frame still under way.
+        """
+        if completed:
+            self._unfinished_since = None
+        elif self._unfinished_since is None:
+            self._unfinished_since = time.monotonic()
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 §7.1.7): send a close frame, then end TCP at once."""

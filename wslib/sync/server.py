@@ -15,7 +15,11 @@ A complete echo server, in a notebook cell or a script::
 Thread model (like the article: one thread per connection, plus one reader)
 -------------------------------------------------------------------------------
 
-- **One acceptor thread** per server waits for new TCP connections (``accept()``).
+- **One acceptor thread** per server waits for new TCP connections (``accept()``) and starts
+  a connection thread for each. It never waits for a client, and one connection that goes
+  wrong never stops it: a thread that cannot start (a thread or memory limit) refuses that
+  connection, and ``accept()`` failing (out of file descriptors: the next connections wait in
+  the kernel's backlog) is logged once per burst and retried less and less often.
 - **One connection thread** per TCP connection reads the opening handshake (RFC 6455 §4.2),
   answers it (101, an HTTP error, or the HTML page for a plain ``GET``), then runs *your
   handler* in that same thread, as the article did.
@@ -29,9 +33,18 @@ So a WebSocket connection costs two threads. Everything that touches the protoco
 writes to the socket holds one lock per connection, so :meth:`SyncConnection.send` is safe
 from any thread: that is how a server *pushes* (see :meth:`Server.broadcast`).
 
+How many threads, at most: 1 (the acceptor), plus 2 per open connection (``max_connections``
+bounds them), plus 1 per handshake in progress. Those are bounded by
+``max_pending_handshakes``: when that many clients are still in their handshake, a newcomer
+pushes out the *oldest* one (its socket is shut down and its thread ends at once). A real
+client finishes its handshake within a round trip, so it is rarely the oldest; an attacker who
+opens silent connections only pushes out its own. Pushed-out threads that have not ended yet
+count too: past twice the limit, a newcomer gets ``503`` at once.
+
 Every wait has a time bound: the handshake (``open_timeout``), the closing handshake
-(``close_timeout``), each write to a peer that does not read (``close_timeout`` too), and the
-joins of every thread when the server stops.
+(``close_timeout``), each write to a peer that does not read (``close_timeout`` too), a message
+that the peer started (``message_timeout``, off by default: see :func:`serve`), and the joins of
+every thread when the server stops.
 """
 
 from __future__ import annotations
@@ -63,7 +76,7 @@ from .connection import (
     SyncConnection,
     Trace,
     _frame_tracer,
-    close_socket_gracefully,
+    end_tcp_gracefully,
     logger,
     make_tracer,
     read_until_parsed,
@@ -125,6 +138,25 @@ def _http_response(status: HTTPStatus, body: bytes, content_type: str) -> Respon
     return Response(status.value, status.phrase, headers, body)
 
 
+def _busy_response(message: str) -> Response:
+    """``503 Service Unavailable``: come back in a second (RFC 9110 §15.6.4, §10.2.3)."""
+    busy = _http_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        f"Failed to open a WebSocket connection: {message}\n".encode(),
+        "text/plain; charset=utf-8",
+    )
+    busy.headers["Retry-After"] = "1"
+    return busy
+
+
+def _who(address: Any) -> str:
+    return "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
+
+
+#: How long the acceptor waits after a failed ``accept()`` at first; it doubles up to TICK.
+ACCEPT_BACKOFF = 0.05
+
+
 class Server:
     """A running WebSocket server; :func:`serve` makes one. Stop it with :meth:`close`.
 
@@ -143,19 +175,27 @@ class Server:
         ping_timeout: float | None = 20.0,
         open_timeout: float = 10.0,
         close_timeout: float = 10.0,
+        message_timeout: float | None = None,
         max_connections: int | None = None,
+        max_pending_handshakes: int = 128,
         origins: Iterable[str | None] | None = None,
         subprotocols: Iterable[str] = (),
         max_size: int | None = 2**20,
         max_queue: int = 16,
         trace: Trace = False,
     ) -> None:
+        if max_pending_handshakes < 1:
+            raise ValueError(
+                f"max_pending_handshakes must be at least 1, not {max_pending_handshakes}"
+            )
         self.handler = handler
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
+        self.message_timeout = message_timeout
         self.max_connections = max_connections
+        self.max_pending_handshakes = max_pending_handshakes
         self.origins = None if origins is None else list(origins)
         self.subprotocols = list(subprotocols)
         self.max_size = max_size
@@ -168,16 +208,26 @@ class Server:
         self.port: int = self.socket.getsockname()[1]
         # A socket pair to wake the acceptor up when the server closes.
         self._wakeup_recv, self._wakeup_send = socket.socketpair()
+        self._stopping = threading.Event()  # set by close(): ends the acceptor's waits
         self._lock = threading.Lock()
         self._closing = False
         self._connections: set[ServerConnection] = set()
-        self._handshaking: set[socket.socket] = set()  # sockets still in the opening handshake
-        self._opening = 0  # handshakes accepted whose connection is not registered yet
-        self._threads: set[threading.Thread] = set()  # connection threads
+        # The sockets whose thread is in the opening handshake, oldest first (a dict keeps the
+        # order of insertion), and those of them pushed out to make room. A thread removes its
+        # socket from both before closing it, so close() never shuts down a reused descriptor.
+        self._handshaking: dict[socket.socket, None] = {}
+        self._pushed_out: set[socket.socket] = set()
+        self._opening = 0  # handshakes past their checks whose connection is not registered yet
+        self._threads: set[threading.Thread] = set()  # connection threads (all started)
         self._acceptor = threading.Thread(
             target=self._accept_loop, name=f"wslib-server-{self.port}", daemon=True
         )
-        self._acceptor.start()
+        try:
+            self._acceptor.start()
+        except BaseException:  # no thread, no server: release the port
+            for sock in (self.socket, self._wakeup_recv, self._wakeup_send):
+                sock.close()
+            raise
         logger.info("serving on ws://%s:%d/", self.host, self.port)
 
     def __repr__(self) -> str:
@@ -187,10 +237,12 @@ class Server:
     # --- accepting --------------------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
+        """The acceptor thread: accept each TCP connection and start its connection thread."""
         poller = select.poll() if hasattr(select, "poll") else None
         if poller is not None:
             poller.register(self.socket, select.POLLIN)
             poller.register(self._wakeup_recv, select.POLLIN)
+        failures = 0  # accept() calls failed in a row
         while not self._closing:
             if poller is not None:
                 ready = {fd for fd, _ in poller.poll(int(TICK * 1000))}
@@ -208,30 +260,78 @@ class Server:
                 sock, address = self.socket.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
-            except OSError:  # too many open files, ...: wait a little, then go on
-                logger.exception("accept() failed")
-                time.sleep(0.1)
+            except OSError as error:
+                # Out of file descriptors (EMFILE, ENFILE) or of memory: the connection waits in
+                # the kernel's backlog, and poll() says "ready" again at once. One line for the
+                # whole burst, and a longer wait after each failure, up to TICK.
+                if failures == 0:
+                    logger.warning("accept() failed: %s; retrying less and less often", error)
+                failures += 1
+                self._stopping.wait(min(TICK, ACCEPT_BACKOFF * 2**failures))
                 continue
+            if failures:
+                logger.warning("accept() works again after %d failures", failures)
+                failures = 0
             try:  # small messages go out at once rather than wait to be merged (Nagle)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:  # pragma: no cover - the client is already gone
                 pass
-            thread = threading.Thread(
-                target=self._handle, args=(sock, address), name=f"wslib-conn-{address}", daemon=True
-            )
-            with self._lock:
-                if self._closing:
-                    sock.close()
-                    break
-                self._threads.add(thread)
-                self._handshaking.add(sock)
-            thread.start()
+            self._start_connection_thread(sock, address)
+
+    def _start_connection_thread(self, sock: socket.socket, address: Any) -> None:
+        """Give a new TCP connection its thread, or refuse it at once; never wait for anyone."""
+        thread = threading.Thread(
+            target=self._handle, args=(sock, address), name=f"wslib-conn-{address}", daemon=True
+        )
+        refusal = None
+        with self._lock:
+            if self._closing:
+                sock.close()
+                return
+            if len(self._handshaking) >= 2 * self.max_pending_handshakes:
+                # Pushed-out threads have not ended yet (a very busy machine): no more threads.
+                refusal = "too many handshakes in progress"
+            else:
+                if len(self._handshaking) - len(self._pushed_out) >= self.max_pending_handshakes:
+                    self._push_out_oldest_handshake()
+                try:
+                    # Under the lock: the new thread cannot finish before it is registered.
+                    thread.start()
+                except RuntimeError as error:  # "can't start new thread": a thread/memory limit
+                    refusal = f"cannot start a thread ({error})"
+                else:
+                    self._threads.add(thread)
+                    self._handshaking[sock] = None
+        if refusal is not None:
+            logger.warning("refused %s: %s", _who(address), refusal)
+            busy = _busy_response("the server is overloaded; try again later")
+            try:  # a few hundred bytes fit in any socket buffer: this never blocks
+                sock.setblocking(False)
+                sock.send(busy.serialize())
+            except OSError:
+                pass
+            sock.close()
+
+    def _push_out_oldest_handshake(self) -> None:
+        """Shut down the socket that has waited longest for its handshake. Hold the lock."""
+        oldest = next(s for s in self._handshaking if s not in self._pushed_out)
+        self._pushed_out.add(oldest)
+        try:
+            oldest.shutdown(socket.SHUT_RDWR)  # its thread's recv() returns at once: it ends
+        except OSError:
+            pass
+        logger.info("pushed out the oldest of %d handshakes in progress", len(self._handshaking))
+
+    def _end_handshake(self, sock: socket.socket) -> None:
+        """This socket's thread leaves the opening handshake (or ends). Hold the lock."""
+        self._handshaking.pop(sock, None)
+        self._pushed_out.discard(sock)
 
     # --- one connection ---------------------------------------------------------------------------
 
     def _handle(self, sock: socket.socket, address: Any) -> None:
         """The connection thread: handshake, then the handler, then the closing handshake."""
-        who = "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
+        who = _who(address)
         trace_line = make_tracer(self.trace, f"[server, client {who}]")
         conn: ServerConnection | None = None
         try:
@@ -252,24 +352,23 @@ class Server:
             logger.exception("unexpected error on %s", who)
         finally:
             with self._lock:
-                self._handshaking.discard(sock)
+                self._end_handshake(sock)  # before closing it (see __init__)
                 if conn is not None:
                     self._connections.discard(conn)
                 self._threads.discard(threading.current_thread())
             if conn is None:
                 sock.close()
 
-    def _send_and_close(self, sock: socket.socket, response: Response, trace: Any) -> None:
+    def _send_response(self, sock: socket.socket, response: Response, trace: Any) -> None:
+        """Answer with an HTTP response and end TCP; the connection thread closes the socket."""
         if trace is not None:
             trace(f"> {response.version} {response.status} {response.reason}")
-        with self._lock:
-            self._handshaking.discard(sock)  # from now on this thread alone closes it
         try:
             sock.settimeout(self.close_timeout)
             sock.sendall(response.serialize())
         except OSError:
             pass
-        close_socket_gracefully(sock)
+        end_tcp_gracefully(sock)
 
     def _handshake(
         self, sock: socket.socket, who: str, trace: Callable[[str], None] | None
@@ -285,27 +384,30 @@ class Server:
             )
         except InvalidRequest as error:  # malformed HTTP, or a head over a limit: 400
             logger.info("bad request from %s: %s", who, error)
-            self._send_and_close(sock, reject(error), trace)
+            self._send_response(sock, reject(error), trace)
             return None
         except (TimeoutError, EOFError, OSError) as error:
             # Too slow (open_timeout) or gone: there is nobody to answer, just close.
             logger.info("no handshake from %s: %s", who, error or type(error).__name__)
-            with self._lock:
-                self._handshaking.discard(sock)
             return None
         if trace is not None:
             trace(f"< {request.method} {request.path} {request.version}")
 
-        # A plain GET without "Upgrade": a browser visiting the server gets the demo page.
-        if request.method == "GET" and "Upgrade" not in request.headers:
+        # A plain GET without "Upgrade": a browser visiting the server gets the demo page. A
+        # request with a Sec-WebSocket-* header is a WebSocket client (a page's script cannot
+        # send one: the Fetch standard forbids "Sec-" names) whose handshake lacks "Upgrade":
+        # accept() refuses it with 400, as RFC 6455 §4.2.1 asks for a handshake that does not
+        # match ("an appropriate error code (such as 400 Bad Request)").
+        attempted = any(name.lower().startswith("sec-websocket-") for name in request.headers)
+        if request.method == "GET" and "Upgrade" not in request.headers and not attempted:
             page = _http_response(HTTPStatus.OK, _index_html(), "text/html; charset=utf-8")
-            self._send_and_close(sock, page, trace)
+            self._send_response(sock, page, trace)
             return None
         try:
             response = accept(request, origins=self.origins, subprotocols=self.subprotocols)
         except InvalidRequest as error:  # 400, 403, 405, 426: RFC 6455 §4.2.2, §4.4
             logger.info("handshake refused for %s: %s", who, error)
-            self._send_and_close(sock, reject(error), trace)
+            self._send_response(sock, reject(error), trace)
             return None
 
         protocol = Connection(Side.SERVER, max_size=self.max_size, trace=_frame_tracer(trace))
@@ -317,6 +419,7 @@ class Server:
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             close_timeout=self.close_timeout,
+            message_timeout=self.message_timeout,
             max_queue=self.max_queue,
             trace_line=trace,
         )
@@ -328,7 +431,7 @@ class Server:
             )
             if not (full or self._closing):
                 self._opening += 1
-                self._handshaking.discard(sock)  # close() now waits for its registration
+                self._end_handshake(sock)  # a connection now: close() waits for its registration
         if full or self._closing:
             message = (
                 f"this server accepts at most {self.max_connections} connections; try again later"
@@ -336,26 +439,40 @@ class Server:
                 else "this server is shutting down"
             )
             logger.info("refused %s: %s", who, message)
-            busy = _http_response(
-                HTTPStatus.SERVICE_UNAVAILABLE,
-                f"Failed to open a WebSocket connection: {message}\n".encode(),
-                "text/plain; charset=utf-8",
-            )
-            busy.headers["Retry-After"] = "1"
-            self._send_and_close(sock, busy, trace)
+            self._send_response(sock, _busy_response(message), trace)
             return None
         try:
-            sock.settimeout(self.close_timeout)
-            sock.sendall(response.serialize())
-        except OSError:
+            return self._open(conn, response, bytes(reader.buffer), who, trace)
+        finally:  # whatever happened: registered, refused, or failed
             with self._lock:
                 self._opening -= 1
+
+    def _open(
+        self,
+        conn: ServerConnection,
+        response: Response,
+        leftover: bytes,
+        who: str,
+        trace: Callable[[str], None] | None,
+    ) -> ServerConnection | None:
+        """Send the 101, start the reader thread, register the connection; None if one fails."""
+        try:
+            conn.socket.settimeout(self.close_timeout)
+            conn.socket.sendall(response.serialize())
+        except OSError:
             return None
         if trace is not None:
             trace(f"> {response.version} {response.status} {response.reason}")
-        conn.start(bytes(reader.buffer))
+        try:
+            conn.start(leftover)
+        except RuntimeError as error:  # "can't start new thread": a thread or memory limit
+            logger.warning("cannot serve %s: no reader thread (%s)", who, error)
+            # RFC 6455 §7.4.1: 1011, "an unexpected condition that prevented it from fulfilling
+            # the request"; then end TCP (the connection thread closes the socket).
+            conn._start_close(1011, "")
+            end_tcp_gracefully(conn.socket)
+            return None
         with self._lock:
-            self._opening -= 1
             closing = self._closing
             if not closing:
                 self._connections.add(conn)
@@ -404,11 +521,12 @@ class Server:
             connections = list(self._connections)
             # Wake up the threads that read a handshake. Under the lock: a thread closes its
             # socket only after removing it from the set, so this never touches a reused fd.
-            for sock in self._handshaking:
+            for sock in self._handshaking:  # (pushed-out ones included: they are not closed yet)
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+        self._stopping.set()
         try:
             self._wakeup_send.send(b"x")
         except OSError:  # pragma: no cover
@@ -468,7 +586,9 @@ def serve(
     ping_timeout: float | None = 20.0,
     open_timeout: float = 10.0,
     close_timeout: float = 10.0,
+    message_timeout: float | None = None,
     max_connections: int | None = None,
+    max_pending_handshakes: int = 128,
     origins: Iterable[str | None] | None = None,
     subprotocols: Iterable[str] = (),
     max_size: int | None = 2**20,
@@ -491,8 +611,22 @@ def serve(
       trickles its request one byte per second is cut off (a slowloris attack).
     - ``close_timeout=10.0``: how long to wait for the peer's side of the closing handshake
       (RFC 6455 §7.1.1), and for one write to a peer that does not read, before cutting TCP.
+    - ``message_timeout=None``: once bytes of a message or a control frame have arrived, the
+      rest must follow within that many seconds, or the connection fails with 1008 (policy
+      violation, RFC 6455 §7.4.1). It cuts a peer that trickles a frame (a 1 MiB header, then
+      one byte every 0.2 s) to hold a connection forever. Keepalive already cuts that one (a
+      pong cannot go inside a frame, so none comes back in time), but not without it, and not
+      a fragmented message trickled one small frame at a time. Off by default: a legitimate
+      message may be slow (1 MiB over a 100 kbit/s link takes 84 s) or streamed in fragments
+      for as long as it lasts (§5.4). Any complete message or control frame counts as progress.
     - ``max_connections=None``: above that many open connections, a new client gets
       ``503 Service Unavailable`` (with ``Retry-After``) instead of a 101.
+    - ``max_pending_handshakes=128``: TCP connections still in their opening handshake. Each
+      costs a thread for up to ``open_timeout``; without a limit, 1,000 silent connections make
+      1,000 threads. A real client needs one round trip (milliseconds; a second on a poor mobile
+      link), so 128 in flight still admits over a hundred new clients per second, more than a
+      thread-per-connection server serves anyway. When full, a newcomer pushes out the oldest
+      handshake: someone who has said nothing for longest (see the thread model above).
     - ``origins=None``: any ``Origin``; a list allows only those (``None`` in it: clients that
       send no Origin, which are not browsers). Others get ``403 Forbidden`` (RFC 6455 §10.2).
     - ``subprotocols=()``: those the server speaks; it picks the client's first offer it
@@ -513,7 +647,9 @@ def serve(
         ping_timeout=ping_timeout,
         open_timeout=open_timeout,
         close_timeout=close_timeout,
+        message_timeout=message_timeout,
         max_connections=max_connections,
+        max_pending_handshakes=max_pending_handshakes,
         origins=origins,
         subprotocols=subprotocols,
         max_size=max_size,
