@@ -30,33 +30,26 @@ from .conformance_peers import (
     wslib_server,
 )
 
-# Cases that wslib does not pass yet because of fixes being made in parallel (issue 10). The lead
-# removes this list once those branches are merged: every other case must be OK or INFORMATIONAL.
-_BEFORE_ERROR = "messages before an error are delivered (valid message echoed before failing)"
-PENDING_FIXES: dict[str, str] = {
+# Where the websockets library (sync server and client) differs from wslib, and why. The same
+# differences hold for its server and its client.
+_BEFORE_ERROR = (
+    "websockets fails the connection as soon as it parses the bad frame, so the valid message "
+    "that came just before it is never echoed (NON-STRICT); wslib hands that message to the "
+    "handler, lets it answer, then fails (Connection(defer_failure=True))"
+)
+_NOT_FAIL_FAST = (
+    "websockets checks the UTF-8 of a text message only once a frame (or the message) is "
+    "complete (NON-STRICT: not fail-fast); wslib checks the bytes as they arrive and fails with "
+    "1007 at the first impossible byte"
+)
+WEBSOCKETS_DIFFERENCES: dict[str, str] = {
     "1.5.3": _BEFORE_ERROR,
     **{f"3.6.{i}": _BEFORE_ERROR for i in (1, 2, 3)},
     **{f"4.2.{i}": _BEFORE_ERROR for i in range(1, 11)},
     "5.2.3": _BEFORE_ERROR,
     "5.2.4": _BEFORE_ERROR,
-    **{
-        f"6.5.{i}": "websockets fails invalid UTF-8 in a text frame only once the whole frame has "
-        "arrived (NON-STRICT: not fail-fast); wslib checks the payload as it arrives and fails "
-        "with 1007 at the first impossible byte"
-        for i in (1, 2, 3, 4)
-    },
-    "6.6.1": _BEFORE_ERROR,
-}
-
-# Where the websockets library (sync server and client) differs from wslib, and why. The same
-# differences hold for its server and its client.
-WEBSOCKETS_DIFFERENCES: dict[str, str] = {
-    "6.4.1": "websockets checks UTF-8 once a message is complete, not fragment by fragment "
-    "(NON-STRICT: not fail-fast); wslib decodes each fragment incrementally",
-    "6.4.2": "the same: the cut character is only judged when the message is complete",
-    "6.4.4": "the same: the invalid first fragment is only judged when the message is complete",
-    "6.6.1": "websockets hands the valid message over before the invalid one fails (its UTF-8 "
-    "check runs when a message is assembled); wslib fails first (pending fix)",
+    **{f"6.4.{i}": _NOT_FAIL_FAST for i in (1, 2, 4)},
+    **{f"6.5.{i}": _NOT_FAIL_FAST for i in (1, 2, 3, 4)},
     "8.6.1": "websockets answers a close frame between fragments with 1002 ('incomplete "
     "fragmented message'), but §5.4 allows control frames between fragments (FAILED); wslib "
     "answers it with 1000",
@@ -65,11 +58,11 @@ WEBSOCKETS_DIFFERENCES: dict[str, str] = {
 
 
 def _unexpected(results: Results) -> dict[str, str]:
-    """Cases neither OK nor INFORMATIONAL, and not waiting for a pending fix."""
+    """Cases neither OK nor INFORMATIONAL."""
     return {
         r.case.id: f"{r.verdict.value}: {r.reason}"
         for r in results
-        if r.verdict in (Verdict.NON_STRICT, Verdict.FAILED) and r.case.id not in PENDING_FIXES
+        if r.verdict in (Verdict.NON_STRICT, Verdict.FAILED)
     }
 
 
@@ -128,14 +121,14 @@ def test_websockets_server_differences_are_explained(wslib_server_results: Resul
         results = run_server_suite(url)
     print("websockets server:", results.summary_line())
     observed = _differences(wslib_server_results, results)
-    assert observed - set(PENDING_FIXES) == set(WEBSOCKETS_DIFFERENCES) - set(PENDING_FIXES)
+    assert observed == set(WEBSOCKETS_DIFFERENCES)
 
 
 def test_websockets_client_differences_are_explained(wslib_client_results: Results) -> None:
     results = run_client_suite(websockets_client)
     print("websockets client:", results.summary_line())
     observed = _differences(wslib_client_results, results)
-    assert observed - set(PENDING_FIXES) == set(WEBSOCKETS_DIFFERENCES) - set(PENDING_FIXES)
+    assert observed == set(WEBSOCKETS_DIFFERENCES)
 
 
 def test_article_server_fails_every_category() -> None:
@@ -166,7 +159,7 @@ def test_broken_server_fails_exactly_the_text_echo_cases() -> None:
     must = {c.id for c in CASES if _text_in_every_ok_answer(c.id)}
     # cases that echo a text only in some answers (or before an error): they fail once the text
     # is sent back (as binary), and pass when the peer rightly sends nothing
-    may = {c.id for c in CASES if any(k == "text" for k, _ in c.expect.echo)} | set(PENDING_FIXES)
+    may = {c.id for c in CASES if any(k == "text" for k, _ in c.expect.echo)}
     assert must <= failed, sorted(must - failed)
     assert failed <= must | may, sorted(failed - must - may)
     assert len(must) > 50

@@ -13,6 +13,7 @@ import hashlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -247,3 +248,47 @@ def test_server_may_close_with_an_iana_code(code: int) -> None:
         assert exc.value.code == code and exc.value.reason == "busy"
     finally:
         server.close()
+
+
+# --- messages that came before a bad frame are answered (issue 10, strictness) -----------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(Frame(Opcode.TEXT, b"x", rsv1=True), id="reserved-bit"),
+        pytest.param(Frame(Opcode.CONT, b"orphan"), id="continuation-without-start"),
+        pytest.param(Frame(Opcode.PING, b"p" * 126), id="control-frame-too-long"),
+    ],
+)
+def test_server_echoes_what_came_before_a_bad_frame(echo_server: wslib.Server, bad: Frame) -> None:
+    sock, rest = open_raw(echo_server.port)
+    with sock:
+        valid = masked(Opcode.TEXT, b"first") + masked(Opcode.BINARY, b"second")
+        wire = bad.serialize(mask=True, mask_key=MASK_KEY, check=False)
+        sock.sendall(valid + wire)  # one write: the bad frame arrives with the good ones
+        frames = read_frames_until_eof(sock, rest)
+    data = [(f.opcode, f.payload) for f in frames if f.opcode is not Opcode.CLOSE]
+    assert data == [(Opcode.TEXT, b"first"), (Opcode.BINARY, b"second")]
+    assert frames[-1].opcode is Opcode.CLOSE and close_code(frames) == 1002
+
+
+def test_client_reads_what_came_before_a_bad_frame_then_fails_at_once() -> None:
+    def good_then_masked(sock: socket.socket) -> None:
+        good = Frame(Opcode.TEXT, b"before").serialize(mask=False)
+        bad = Frame(Opcode.TEXT, b"masked").serialize(mask=True, mask_key=MASK_KEY)
+        sock.sendall(good + bad)
+
+    server = RawServer(good_then_masked)
+    try:
+        conn = wslib.connect(f"ws://127.0.0.1:{server.port}/", timeout=TIMEOUT, ping_interval=None)
+        assert conn.recv(timeout=TIMEOUT) == "before"
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            conn.recv(timeout=TIMEOUT)
+        # the failure waited for the application to ask for more, not for a timer
+        assert time.monotonic() - started < TIMEOUT / 2
+        conn.close()
+    finally:
+        server.close()
+    assert close_code(server.received) == 1002

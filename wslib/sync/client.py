@@ -30,6 +30,7 @@ from typing import Any
 
 from ..exceptions import InvalidResponse, InvalidURI
 from ..handshake import Headers, Request, Response, check_response, client_request
+from ..messages import MAX_FRAGMENTS
 from ..protocol import Connection, Side
 from ..streams import StreamReader
 from .connection import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
@@ -120,6 +121,7 @@ def connect(
     subprotocols: Sequence[str] = (),
     additional_headers: Iterable[tuple[str, str]] = (),
     max_size: int | None = 2**20,
+    max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int = 16,
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
@@ -134,7 +136,7 @@ def connect(
     - ``subprotocols``: offered in order of preference; ``conn.subprotocol`` tells the choice.
     - ``additional_headers``: more request headers, as ``(name, value)`` pairs.
     - ``max_size=2**20``: the largest message accepted (1 MiB); bigger closes with 1009.
-    - ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
+    - ``max_fragments``, ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
       ``message_timeout``, ``trace``: as for :func:`wslib.serve`.
 
     Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://``,
@@ -171,7 +173,13 @@ def connect(
         subprotocol = check_response(
             response, request.headers["Sec-WebSocket-Key"], subprotocols=subprotocols
         )
-        protocol = Connection(Side.CLIENT, max_size=max_size, trace=_frame_tracer(trace_line))
+        protocol = Connection(
+            Side.CLIENT,
+            max_size=max_size,
+            max_fragments=max_fragments,
+            defer_failure=True,  # messages before a bad frame reach the application first
+            trace=_frame_tracer(trace_line),
+        )
         conn = ClientConnection(
             sock,
             protocol,

@@ -68,6 +68,9 @@ _SelfT = TypeVar("_SelfT", bound="SyncConnection")
 RECV_SIZE = 65536
 #: Longest wait of an idle loop before it looks at the clock again (a loop is never unbounded).
 TICK = 1.0
+#: After a bad frame, how long the messages that came before it may wait for the application
+#: to take them (and answer them) before the connection fails anyway.
+FAILURE_GRACE = 1.0
 
 
 # --- small socket helpers -------------------------------------------------------------------------
@@ -245,6 +248,7 @@ class SyncConnection:
         # Messages for recv(): the reader appends, recv() pops; bounded by max_queue.
         self._inbox: deque[Message] = deque()
         self._inbox_changed = threading.Condition()
+        self._receivers_waiting = 0  # recv() calls waiting for a message (under _inbox_changed)
         self._reader_done = threading.Event()
         self._closed: Closed | None = None
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
@@ -403,7 +407,12 @@ class SyncConnection:
                 wait = TICK if deadline is None else min(TICK, deadline - time.monotonic())
                 if wait <= 0:
                     raise TimeoutError(f"no message within {timeout} seconds")
-                self._inbox_changed.wait(wait)
+                self._receivers_waiting += 1
+                self._inbox_changed.notify_all()  # the reader may wait for the application
+                try:
+                    self._inbox_changed.wait(wait)
+                finally:
+                    self._receivers_waiting -= 1
             if self._inbox:
                 message = self._inbox.popleft()
                 self._inbox_changed.notify_all()
@@ -485,6 +494,9 @@ class SyncConnection:
         readable = _Readable(self.socket)
         try:
             while self.protocol.state is not State.CLOSED:
+                if self.protocol.failure_pending:
+                    self._fail_when_answered()
+                    continue
                 now = time.monotonic()
                 # The closing handshake took too long: RFC 6455 §7.1.1 lets us end TCP.
                 if self._close_deadline is not None and now >= self._close_deadline:
@@ -550,15 +562,45 @@ class SyncConnection:
                     self._flush()
                 else:
                     events = []
-                self._socket_closed = True
-                self.socket.close()
+                failed = self.protocol.failure is not None
+                if not failed:
+                    self._socket_closed = True
+                    self.socket.close()
             for event in events:
                 self._dispatch(event)
             if self._closed is None:  # pragma: no cover - the protocol always reports Closed
                 self._closed = Closed(1006, "")
             with self._inbox_changed:
-                self._reader_done.set()
+                self._reader_done.set()  # recv() raises from now on: the application moves on
                 self._inbox_changed.notify_all()
+            if failed:
+                # We failed the connection: our close frame is on its way, but the peer may have
+                # sent more that we never read, and closing a socket with unread data makes the
+                # kernel answer with a RST that can destroy the close frame before the peer
+                # reads it. Drain first, for a bounded time, then close.
+                end_tcp_gracefully(self.socket, min(FAILURE_GRACE, self.close_timeout))
+                with self._lock:
+                    self._socket_closed = True
+                    self.socket.close()
+
+    def _fail_when_answered(self) -> None:
+        """A bad frame arrived after some messages: let the application answer them, then fail.
+
+        The protocol delivered every message that came before the bad frame and holds the
+        failure back (``defer_failure=True``). Wait until the application has taken them all and
+        asks for more (an echo handler has sent its echoes by then), at most
+        :data:`FAILURE_GRACE` seconds, then send the close frame and end TCP (RFC 6455 §7.1.7).
+        """
+        deadline = time.monotonic() + min(FAILURE_GRACE, self.close_timeout)
+        with self._inbox_changed:
+            while self._inbox or not self._receivers_waiting:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._inbox_changed.wait(left)
+        with self._lock:
+            self.protocol.fail_pending()
+            self._flush()
 
     def _note_progress(self, completed: bool) -> None:
         """Bytes arrived: did they complete something (an event), or start the clock?

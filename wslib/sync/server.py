@@ -64,6 +64,7 @@ from ..exceptions import (
     InvalidRequest,
 )
 from ..handshake import Headers, Request, Response, accept, reject
+from ..messages import MAX_FRAGMENTS
 from ..protocol import (
     Connection,
     Side,
@@ -181,6 +182,7 @@ class Server:
         origins: Iterable[str | None] | None = None,
         subprotocols: Iterable[str] = (),
         max_size: int | None = 2**20,
+        max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int = 16,
         trace: Trace = False,
     ) -> None:
@@ -199,6 +201,7 @@ class Server:
         self.origins = None if origins is None else list(origins)
         self.subprotocols = list(subprotocols)
         self.max_size = max_size
+        self.max_fragments = max_fragments
         self.max_queue = max_queue
         self.trace = trace
 
@@ -410,7 +413,15 @@ class Server:
             self._send_response(sock, reject(error), trace)
             return None
 
-        protocol = Connection(Side.SERVER, max_size=self.max_size, trace=_frame_tracer(trace))
+        protocol = Connection(
+            Side.SERVER,
+            max_size=self.max_size,
+            max_fragments=self.max_fragments,
+            # Messages that came before a bad frame are handed to the handler first, so that it
+            # can answer them; the reader thread then sends the close frame.
+            defer_failure=True,
+            trace=_frame_tracer(trace),
+        )
         conn = ServerConnection(
             sock,
             protocol,
@@ -467,9 +478,9 @@ class Server:
             conn.start(leftover)
         except RuntimeError as error:  # "can't start new thread": a thread or memory limit
             logger.warning("cannot serve %s: no reader thread (%s)", who, error)
-            # RFC 6455 §7.4.1: 1011, "an unexpected condition that prevented it from fulfilling
-            # the request"; then end TCP (the connection thread closes the socket).
-            conn._start_close(1011, "")
+            # 1013 "try again later" (registered at IANA after RFC 6455): the server is out of
+            # threads for now, not broken; then end TCP (the connection thread closes the socket).
+            conn._start_close(1013, "")
             end_tcp_gracefully(conn.socket)
             return None
         with self._lock:
@@ -592,6 +603,7 @@ def serve(
     origins: Iterable[str | None] | None = None,
     subprotocols: Iterable[str] = (),
     max_size: int | None = 2**20,
+    max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int = 16,
     trace: Trace = False,
 ) -> Server:
@@ -633,6 +645,9 @@ def serve(
       knows (RFC 6455 §4.2.2), and ``conn.subprotocol`` tells which (or None).
     - ``max_size=2**20``: the largest message accepted (1 MiB, like ``websockets``); a bigger
       one closes the connection with 1009. ``None``: no limit (not on the internet!).
+    - ``max_fragments=4096``: the most frames one message may arrive in; more closes with 1009.
+      Empty continuation frames cost no ``max_size`` bytes, so without it a peer could grow a
+      message's bookkeeping forever (see :data:`wslib.messages.MAX_FRAGMENTS`).
     - ``max_queue=16``: messages received but not yet read by the handler; past that the
       server stops reading from this client (TCP backpressure) until the handler catches up.
     - ``trace=False``: ``True`` prints every frame in and out (direction, opcode, FIN, length,
@@ -653,6 +668,7 @@ def serve(
         origins=origins,
         subprotocols=subprotocols,
         max_size=max_size,
+        max_fragments=max_fragments,
         max_queue=max_queue,
         trace=trace,
     )
