@@ -186,6 +186,19 @@ def wire(
 # --- lifecycle ------------------------------------------------------------------------------------
 
 
+def test_close_with_1012_tells_clients_the_service_restarts() -> None:
+    server = wslib.serve(echo)
+    client = wslib.connect(url(server))
+    with pytest.raises(ValueError, match="1006"):
+        server.close(1006)  # never sent on the wire (RFC 6455 §7.4.1)
+    server.close(1012, "restarting")
+    assert wait_for(lambda: client.close_code is not None)
+    assert (client.close_code, client.close_reason) == (1012, "restarting")
+    with pytest.raises(wslib.ConnectionClosedError):
+        client.recv(timeout=1)
+    client.close()
+
+
 def test_serve_starts_at_once_on_a_free_port_and_echoes() -> None:
     with running() as server:
         assert server.port > 0

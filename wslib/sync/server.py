@@ -63,6 +63,7 @@ from ..exceptions import (
     ConnectionClosed,
     InvalidRequest,
 )
+from ..frames import is_sendable_close_code
 from ..handshake import Headers, Request, Response, accept, reject
 from ..messages import MAX_FRAGMENTS
 from ..protocol import (
@@ -214,6 +215,7 @@ class Server:
         self._stopping = threading.Event()  # set by close(): ends the acceptor's waits
         self._lock = threading.Lock()
         self._closing = False
+        self._goodbye = (1001, "server shutting down")  # the close code and reason of close()
         self._connections: set[ServerConnection] = set()
         # The sockets whose thread is in the opening handshake, oldest first (a dict keeps the
         # order of insertion), and those of them pushed out to make room. A thread removes its
@@ -488,7 +490,7 @@ class Server:
             if not closing:
                 self._connections.add(conn)
         if closing:  # the server started closing during this handshake
-            conn.close(1001, "server shutting down")
+            conn.close(*self._goodbye)
             return None
         return conn
 
@@ -518,17 +520,24 @@ class Server:
 
     # --- stopping ---------------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Stop the server: stop accepting, close every connection with 1001, join every thread.
+
+        ``code`` tells the clients why (RFC 6455 §7.4.1): 1001 "going away" by default; 1012
+        "service restart" (registered at IANA after the RFC) when the server comes back soon, so
+        that a client knows reconnecting is worth it.
 
         Each wait is bounded: ``close_timeout`` for the closing handshakes (all in parallel),
         then a little more for the threads. A handler that ignores its closed connection (it
         sleeps instead of reading) keeps its thread: a warning names it.
         """
+        if not is_sendable_close_code(code):
+            raise ValueError(f"close code {code} may not be sent (RFC 6455 §7.4)")
         with self._lock:
             if self._closing:
                 return
             self._closing = True
+            self._goodbye = (code, reason)  # for handshakes that finish during close() too
             connections = list(self._connections)
             # Wake up the threads that read a handshake. Under the lock: a thread closes its
             # socket only after removing it from the set, so this never touches a reused fd.
@@ -546,7 +555,7 @@ class Server:
         self.socket.close()
         # RFC 6455 §7.4.1: 1001 "an endpoint is going away, such as a server going down"
         for conn in connections:
-            conn._start_close(1001, "server shutting down")
+            conn._start_close(code, reason)
         deadline = time.monotonic() + self.close_timeout
         for conn in connections:
             conn.wait_closed(deadline)
