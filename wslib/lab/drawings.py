@@ -422,7 +422,8 @@ def draw_run(steps: Sequence[Call | Delivery], title: str, *, ax: Axes | None = 
         # A note beside a lane: left of the client's, right of the server's.
         x, ha = (-0.06, "right") if who == "client" else (1.06, "left")
         box = {"boxstyle": "round,pad=0.2", "fc": colour, "ec": "0.4"} if colour else None
-        ax.text(x, y, text, ha=ha, va="center", fontsize=8.5, bbox=box, **style)
+        text = text if len(text) <= 48 else text[:47] + "…"  # a close reason may be 123 bytes
+        ax.text(x, y, text, ha=ha, va="center", fontsize=8.5, bbox=box, parse_math=False, **style)
 
     for who in lanes:
         note(who, -0.2, "OPEN", STATE_COLOURS[State.OPEN])
