@@ -427,3 +427,41 @@ def test_labels_show_any_text_as_it_is() -> None:
     labels = texts(ax)
     assert 'TEXT "costs $\\nope$"  (13 B, masked)' in labels
     assert 'TEXT "two↵lines·"  (10 B)' in labels
+
+
+def lane_overruns(ax: matplotlib.axes.Axes) -> list[str]:
+    """The labels drawn between the lanes whose box crosses the client's or the server's lane."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    left = ax.transData.transform((0.0, 0.0))[0]
+    right = ax.transData.transform((1.0, 0.0))[0]
+    return [
+        text.get_text()
+        for text in ax.texts
+        if text.get_position()[0] == 0.5
+        and not left
+        < text.get_window_extent(renderer).x0
+        < text.get_window_extent(renderer).x1
+        < right
+    ]
+
+
+def test_long_close_labels_stay_between_the_lanes() -> None:
+    # notebook 06 drew 'CLOSE 1000 "done for today"  (16 B, masked)' across the client's lane
+    conv = echo_conversation(["hello"])
+    frames = [*conv.frames[:-2], close_frame(0.01, "c2s", 1000, "done for today, thank you"),
+              close_frame(0.011, "s2c", 1000, "done for today, thank you")]  # fmt: skip
+    long_close = Conversation(conv.client, conv.server, 1, conv.tcp_events, conv.request,
+                              conv.response, frames)  # fmt: skip
+    fig = draw_ladders([long_close, conv])
+    save(fig, "ladders-long-close.png")
+    for ax in fig.axes:
+        assert lane_overruns(ax) == []
+    closes = [t for t in texts(fig.axes[0]) if t.startswith("CLOSE 1000")]
+    assert len(closes) == 2
+    assert all(t.endswith(("(27 B, masked)", "(27 B)")) for t in closes)  # the details stay
+    ax = draw_ladder(long_close)
+    assert lane_overruns(ax) == []
+    full = [r.label for r in ladder_rows(long_close) if r.label.startswith("CLOSE")]
+    assert set(full) <= set(texts(ax))  # one ladder, 8.5 inches wide: room enough, nothing cut

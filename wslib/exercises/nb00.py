@@ -18,11 +18,24 @@ CASES = [(2, 60), (1, 10), (3, 10), (5, 4), (0.5, 3), (10, 600)]
 )
 def polling_cost(answer: Any) -> None:
     for interval, duration in CASES:
-        expected = (math.ceil(duration / interval), 1)
+        expected_polls = math.ceil(duration / interval)
         got = answer(interval, duration)
-        if tuple(got) != expected:
+        call = f"polling_cost({interval}, {duration})"
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Wrong(f"{call} returned {got!r}: return a pair (polling, WebSocket).")
+        polls, websocket = got
+        if polls > expected_polls:
             raise Wrong(
-                f"polling_cost({interval}, {duration}) returned {got!r}. Count the polls at "
-                f"t = 0, {interval}, {2 * interval}, ... that happen before t = {duration}: each "
-                "opens a new TCP connection. How many connections does WebSocket open?"
+                f"{call} counts too many polls: they happen while t < {duration}, so there is "
+                f"no poll at t = {duration} itself, nor after it."
+            )
+        if polls < expected_polls:
+            raise Wrong(
+                f"{call} counts too few polls: the first one is at t = 0, and a poll shortly "
+                f"before t = {duration} still happens (round up, not down)."
+            )
+        if websocket != 1:
+            raise Wrong(
+                f"{call} gives {websocket!r} for WebSocket: its one connection stays open for the "
+                "whole session, but opening it is a TCP connection like any other."
             )

@@ -45,7 +45,10 @@ def _accept_hint(key: str, got: object) -> str:
     decoded = base64.b64decode(key) + GUID.encode()
     if got == base64.b64encode(hashlib.sha1(decoded).digest()).decode():
         return "hash the key as the text it is: do not base64-decode it first."
-    return "compute base64(SHA-1(key + GUID)) with the GUID of RFC 6455 §1.3."
+    return (
+        "none of the usual mistakes: check each step against the RFC's example (notebook "
+        "section 2), and the GUID character by character."
+    )
 
 
 @exercise(
@@ -58,16 +61,13 @@ def check_accept_key(answer: Callable[[str], Any]) -> None:
         expected = RFC_ACCEPT if key == RFC_KEY else accept_key(key)
         got = answer(key)
         if got != expected:
-            raise Wrong(
-                f"For the key {key!r} the answer is {expected!r}, yours gave {got!r}: "
-                + _accept_hint(key, got)
-            )
+            raise Wrong(f"For the key {key!r} yours gave {got!r}: " + _accept_hint(key, got))
 
 
 # --- 01.is-valid-key -------------------------------------------------------------------------
 
-#: (key, valid?, why): RFC 6455 §4.1: the key is "a randomly selected 16-byte value that has
-#: been base64-encoded"; §4.2.1: when decoded, it is 16 bytes long.
+#: (key, valid?, what the key is). RFC 6455 §4.1: the key is "a randomly selected 16-byte value
+#: that has been base64-encoded"; §4.2.1: when decoded, it is 16 bytes long.
 KEYS: list[tuple[str, bool, str]] = [
     (RFC_KEY, True, "the example key of RFC 6455 §1.3"),
     *((key, True, "16 random bytes, base64-encoded") for key in _random_keys(5, seed=2)),
@@ -81,6 +81,25 @@ KEYS: list[tuple[str, bool, str]] = [
 ]
 
 
+#: What to look at when a learner accepts one of the invalid keys.
+_KEY_ADVICE = {
+    "an empty key": "decode it and count the bytes.",
+    "base64 of 15 bytes": "decode it and count the bytes.",
+    "base64 of 17 bytes": "decode it and count the bytes.",
+    "base64 without its '==' padding": (
+        "base64 comes in groups of 4 characters; does your decoder really check that, or "
+        "quietly fix the input?"
+    ),
+    "a '*', which is not a base64 character": (
+        "base64.b64decode skips characters outside the alphabet unless it is told otherwise."
+    ),
+    "24 characters, but not base64": "looking like base64 (the length, the '==') is not enough.",
+    "16 characters that were never base64-encoded": (
+        "16 is the number of bytes *after* decoding, not the length of the text."
+    ),
+}
+
+
 @exercise(
     "01.is-valid-key",
     "Write is_valid_key(key) -> bool: True only if the Sec-WebSocket-Key is base64 "
@@ -89,26 +108,41 @@ KEYS: list[tuple[str, bool, str]] = [
 def check_is_valid_key(answer: Callable[[str], Any]) -> None:
     for key, valid, why in KEYS:
         got = answer(key)
-        if got is not valid:
-            raise Wrong(f"is_valid_key({key!r}) should be {valid} ({why}), yours gave {got!r}.")
+        if not isinstance(got, bool):
+            raise Wrong(f"is_valid_key({key!r}) returned {got!r}: return True or False.")
+        if got is valid:
+            continue
+        if valid:
+            raise Wrong(
+                f"is_valid_key({key!r}) refuses {why}: your check is stricter than "
+                "'base64 that decodes to 16 bytes'."
+            )
+        raise Wrong(f"is_valid_key({key!r}) accepts {why}: {_KEY_ADVICE[why]}")
 
 
 # --- 01.connection-upgrade -------------------------------------------------------------------
 
-#: (Connection header value, has the "upgrade" token?). RFC 7230 §6.1: Connection is a
-#: comma-separated list of case-insensitive tokens, with optional whitespace around commas.
-CONNECTION_VALUES: list[tuple[str, bool]] = [
-    ("Upgrade", True),
-    ("upgrade", True),
-    ("keep-alive, Upgrade", True),
-    ("Upgrade, HTTP2-Settings", True),
-    ("keep-alive,upgrade", True),
-    ("keep-alive ,  UPGRADE ", True),
-    ("close", False),
-    ("keep-alive", False),
-    ("", False),
-    ("x-upgrade", False),
-    ("upgraded, keep-alive", False),
+_CASE = "tokens are case-insensitive: compare them ignoring case."
+_LIST = "the value is a comma-separated list: look at each token of it."
+_SPACES = "optional spaces may surround each comma: strip them from each token."
+_WHOLE = "a longer token that merely contains 'upgrade' is another token: compare whole tokens."
+_NONE = "no token of this value is 'upgrade'."
+
+#: (Connection header value, has the "upgrade" token?, what a wrong answer overlooked).
+#: RFC 9110 §7.6.1: Connection is a list of connection options, and §5.6.1: a comma-separated
+#: list with optional whitespace around the commas; tokens are case-insensitive.
+CONNECTION_VALUES: list[tuple[str, bool, str]] = [
+    ("Upgrade", True, _CASE),
+    ("upgrade", True, _CASE),
+    ("keep-alive, Upgrade", True, _LIST),
+    ("Upgrade, HTTP2-Settings", True, _LIST),
+    ("keep-alive,upgrade", True, _LIST),
+    ("keep-alive ,  UPGRADE ", True, _SPACES),
+    ("close", False, _NONE),
+    ("keep-alive", False, _NONE),
+    ("", False, _NONE),
+    ("x-upgrade", False, _WHOLE),
+    ("upgraded, keep-alive", False, _WHOLE),
 ]
 
 
@@ -118,13 +152,13 @@ CONNECTION_VALUES: list[tuple[str, bool]] = [
     "token 'upgrade' (a comma-separated, case-insensitive token list)?",
 )
 def check_connection_upgrade(answer: Callable[[str], Any]) -> None:
-    for value, expected in CONNECTION_VALUES:
+    for value, expected, overlooked in CONNECTION_VALUES:
         got = answer(value)
+        if not isinstance(got, bool):
+            raise Wrong(f"has_upgrade_token({value!r}) returned {got!r}: return True or False.")
         if got is not expected:
-            raise Wrong(
-                f"has_upgrade_token({value!r}) should be {expected}, yours gave {got!r}: "
-                "split on commas, strip the spaces, compare tokens ignoring case."
-            )
+            verdict = "finds an 'upgrade' token" if got else "misses the 'upgrade' token"
+            raise Wrong(f"has_upgrade_token({value!r}) {verdict}: {overlooked}")
 
 
 # --- 01.status-for ---------------------------------------------------------------------------
@@ -156,24 +190,58 @@ def _request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
-#: (what is special about the request, request bytes, status a server must answer)
-REQUESTS: list[tuple[str, bytes, int]] = [
-    ("a valid request", _request(), 101),
-    ("header names in lower case", _request(lower=True), 101),
+_VALID = "this request is valid"
+
+#: (what is special about the request, request bytes, status a server must answer, the rule:
+#: why a wrong answer is wrong, without the status itself)
+REQUESTS: list[tuple[str, bytes, int, str]] = [
+    ("a valid request", _request(), 101, _VALID),
+    (
+        "header names in lower case",
+        _request(lower=True),
+        101,
+        "header names are case-insensitive (RFC 9110 §5.1)",
+    ),
     (
         "Connection: keep-alive, Upgrade",
         _request(change=("Connection", "keep-alive, Upgrade")),
         101,
+        "Connection is a list of tokens (RFC 9110 §7.6.1), and one of them is 'Upgrade'",
     ),
-    ("Upgrade: WebSocket", _request(change=("Upgrade", "WebSocket")), 101),
-    ("method POST", _request(method="POST"), 405),
-    ("HTTP/1.0", _request(version="HTTP/1.0"), 400),
-    ("no Host header", _request(drop="Host"), 400),
-    ("Upgrade: h2c", _request(change=("Upgrade", "h2c")), 400),
-    ("Connection: keep-alive", _request(change=("Connection", "keep-alive")), 400),
-    ("no Sec-WebSocket-Key", _request(drop="Sec-WebSocket-Key"), 400),
-    ("a key of 15 bytes", _request(change=("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25j")), 400),
-    ("Sec-WebSocket-Version: 8", _request(change=("Sec-WebSocket-Version", "8")), 426),
+    (
+        "Upgrade: WebSocket",
+        _request(change=("Upgrade", "WebSocket")),
+        101,
+        "the 'websocket' keyword is compared ignoring case (RFC 6455 §4.2.1)",
+    ),
+    ("method POST", _request(method="POST"), 405, "the method must be GET, RFC 6455 §4.1"),
+    ("HTTP/1.0", _request(version="HTTP/1.0"), 400, "the request must be HTTP/1.1 or later"),
+    ("no Host header", _request(drop="Host"), 400, "every HTTP/1.1 request has a Host header"),
+    (
+        "Upgrade: h2c",
+        _request(change=("Upgrade", "h2c")),
+        400,
+        "the client asks for HTTP/2, not for WebSocket",
+    ),
+    (
+        "Connection: keep-alive",
+        _request(change=("Connection", "keep-alive")),
+        400,
+        "Connection must contain the token 'upgrade'",
+    ),
+    ("no Sec-WebSocket-Key", _request(drop="Sec-WebSocket-Key"), 400, "the key is required"),
+    (
+        "a key of 15 bytes",
+        _request(change=("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25j")),
+        400,
+        "the key must decode to exactly 16 bytes",
+    ),
+    (
+        "Sec-WebSocket-Version: 8",
+        _request(change=("Sec-WebSocket-Version", "8")),
+        426,
+        "this server speaks version 13 only",
+    ),
 ]
 
 
@@ -183,10 +251,20 @@ REQUESTS: list[tuple[str, bytes, int]] = [
     "handshake request (101, 400, 405 or 426).",
 )
 def check_status_for(answer: Callable[[bytes], Any]) -> None:
-    for what, request, status in REQUESTS:
+    for what, request, status, rule in REQUESTS:
         got = answer(request)
-        if got != status:
-            raise Wrong(
-                f"For a request with {what}, a server must answer {status} "
-                f"{HTTPStatus(status).phrase}, yours gave {got!r}."
-            )
+        if got == status:
+            continue
+        yours = f"For a request with {what}, yours answers {got!r}"
+        if status == 101:
+            raise Wrong(f"{yours}, but it is valid: {rule}.")
+        if got == 101:
+            raise Wrong(f"{yours}, accepting it: {rule}.")
+        try:
+            phrase = f" {HTTPStatus(got).phrase}"
+        except ValueError:
+            phrase = ""
+        raise Wrong(
+            f"{yours}{phrase}. Refusing it is right ({rule}), but which status does the table of "
+            "section 4 give for this mistake?"
+        )

@@ -109,43 +109,41 @@ def _name(state: object) -> str:
     return f"State.{state.name}" if isinstance(state, State) else repr(state)
 
 
-def _why(state: State, action: str, expected: State | None) -> str:
-    """The rule behind one expected answer, for the hint."""
+def _why(state: State, action: str, expected: State | None, got: State | None) -> str:
+    """The learner's mistake and the rule to look at, for the hint: never the answer itself."""
     if expected is None:
         if state is State.CLOSED:
-            return "the TCP connection has ended: nothing can be sent any more."
+            return "that lets it happen, but the TCP connection has ended: can anything go out?"
         if action == "send_close":
             return (
-                "a close frame was already sent (ours first, or our answer to the peer's): "
-                "there is never a second one (§5.5.1); the connection raises InvalidState."
+                "that lets it happen, but a close frame already went out (ours first, or our "
+                "answer to the peer's): how many close frames does one side send (§5.5.1)?"
             )
         return (
-            "after a close frame was sent, the application MUST NOT send any more data "
-            "frames (§5.5.1); the connection raises InvalidState."
+            "that lets it happen, but a close frame already went out: what may an endpoint "
+            "still send after its close frame (§5.5.1)?"
         )
+    if got is None:
+        return "yours refuses it, but the connection accepts this action in this state."
     if action == "receive_eof":
-        return "when TCP ends, the connection is closed, with or without a closing handshake."
+        return "what does the end of TCP mean for a connection, closing handshake or not (§7.1.4)?"
     if state is State.CLOSED:
-        return "a closed connection ignores whatever else happens."
+        return "can anything still change a connection whose TCP connection has ended?"
     if state is State.REMOTE_CLOSING:
-        return "after the peer's close frame, everything that arrives is discarded (§1.4)."
-    if state is State.LOCAL_CLOSING and action == "receive_close":
-        return (
-            "both close frames have passed, but CLOSED means that the TCP connection ended "
-            "(§7.1.4): until receive_eof() the state stays LOCAL_CLOSING."
-        )
+        return "after the peer's close frame, what arrives is discarded (§1.4): what can it change?"
     if state is State.LOCAL_CLOSING:
-        return "we sent the first close frame; the state only changes when TCP ends."
+        return (
+            "the states follow TCP, not only the close frames: CLOSED means the TCP connection "
+            "ended (§7.1.4). What has happened so far?"
+        )
     if action == "receive_bad_frame":
         return (
-            "failing the connection starts with a close frame (1002 here, §7.1.7): this side "
-            "sent the first close frame, so LOCAL_CLOSING until TCP ends."
+            "failing the connection starts by sending a close frame (§7.1.7): which side sent "
+            "the first close frame, then?"
         )
-    if action == "receive_close":
-        return "the peer sent the first close frame and we answer it at once: REMOTE_CLOSING."
-    if action == "send_close":
-        return "we send the first close frame: LOCAL_CLOSING."
-    return "messages and pings do not change the state of an open connection."
+    if action in ("receive_close", "send_close"):
+        return "which side sent the first close frame? The two closing states tell them apart."
+    return "messages and pings flow while the connection is open: do they change its state?"
 
 
 @exercise(
@@ -172,8 +170,7 @@ def check_next_state(answer: Any) -> None:
     total = len(STATES) * len(ACTIONS)
     raise Wrong(
         f"{len(wrong)} of {total} answers differ. The first: next_state({_name(state)}, "
-        f"{action!r}) should be {_name(expected)}, yours is {_name(got)}: "
-        f"{_why(state, action, expected)}"
+        f"{action!r}) is {_name(got)} in yours: {_why(state, action, expected, got)}"
     )
 
 
@@ -232,9 +229,9 @@ def check_close_answer(answer: Any) -> None:
         if not expected:
             if got:
                 raise Wrong(
-                    f"{call} is {_describe_close(got)}: the client sent no code, so the echo has "
-                    "none either (an empty payload). Code 1005 only says 'there was none' and "
-                    "MUST NOT be sent (§7.4.1); 1000 would claim a code the client never gave."
+                    f"{call} is {_describe_close(got)}, but the client's close frame had no "
+                    "code: 1005 only reports 'there was none' and MUST NOT be sent (§7.4.1), "
+                    "and any other code would claim one the client never gave."
                 )
             continue
         if not got:
@@ -254,11 +251,12 @@ def check_close_answer(answer: Any) -> None:
         except ProtocolError as error:
             raise Wrong(
                 f"{call} is code {int(mine.code)}, but the client's payload breaks a rule "
-                f"({error}): the server fails the connection with {int(code)} instead of echoing."
+                f"({error}): the server fails the connection instead of echoing. Which close "
+                "code says what is wrong here (§7.4.1, section 5 of the notebook)?"
             ) from None
         raise Wrong(
-            f"{call} is code {int(mine.code)}: echo the client's code, {int(code)} "
-            "(§5.5.1: the endpoint 'typically echos the status code it received')."
+            f"{call} is code {int(mine.code)}, but the client's code is valid, and the endpoint "
+            "'typically echos the status code it received' (§5.5.1)."
         )
 
 
@@ -274,41 +272,56 @@ def _spot_cases() -> list[tuple[bytes, str]]:
 
     hello = bytes.fromhex("81 85 37 fa 21 3d 7f 9f 4d 51 58")  # RFC 6455 §5.7
     bye = struct.pack("!H", 1000) + b"bye"
+    # (raw bytes, what to look at: the rule, never the events themselves)
     return [
-        (hello, "RFC 6455 §5.7's masked 'Hello': one complete text message"),
-        (hello[:6], "only the header and the key of a frame: no event until the payload is in"),
+        (hello, "RFC 6455 §5.7's masked 'Hello': read its FIN bit and its opcode"),
+        (
+            hello[:6],
+            "only the header and the masking key of a frame have arrived: can anything be "
+            "reported before its payload is in?",
+        ),
         (
             frame(Opcode.TEXT, b"123") + frame(Opcode.TEXT, b"456"),
-            "two whole frames in one chunk: two messages",
+            "one chunk may hold several whole frames: the connection reports everything "
+            "complete in what it received",
         ),
-        (frame(Opcode.BINARY, bytes(range(8))), "a binary frame: a BinaryMessage"),
-        (frame(Opcode.PING, b"still there?"), "a ping (the pong is queued automatically)"),
-        (frame(Opcode.PONG, b"heartbeat"), "an unsolicited pong is reported, and not answered"),
+        (frame(Opcode.BINARY, bytes(range(8))), "look at the opcode: 0x2"),
+        (
+            frame(Opcode.PING, b"still there?"),
+            "the connection answers a ping by itself (§5.5.2), and still tells the application",
+        ),
+        (
+            frame(Opcode.PONG, b"heartbeat"),
+            "nobody asked for this pong (§5.5.3): is it reported, answered, or ignored?",
+        ),
         (
             frame(Opcode.TEXT, b"Hel", fin=False),
-            "the first fragment of a message (FIN clear): messages arrive whole, so nothing yet",
+            "FIN is clear: messages are reported whole (§5.4)",
         ),
         (
             frame(Opcode.TEXT, b"Hel", fin=False)
             + frame(Opcode.PING, b"?")
             + frame(Opcode.CONT, b"lo"),
-            "a ping between two fragments comes out first; the message when its last fragment "
-            "arrives",
+            "a control frame between two fragments is handled at once (§5.4); a message "
+            "only when its last fragment arrives",
         ),
-        (frame(Opcode.CLOSE, bye), "a close frame: CloseReceived"),
+        (
+            frame(Opcode.CLOSE, bye),
+            "a close frame from the client: which event tells the application?",
+        ),
         (
             frame(Opcode.CLOSE, bye) + frame(Opcode.TEXT, b"too late"),
-            "a text frame after the close frame is discarded (§1.4)",
+            "what arrives after the peer's close frame is discarded (§1.4)",
         ),
         (
             Frame(Opcode.TEXT, b"Hello").serialize(mask=False),
-            "an unmasked client frame fails the connection (1002): no event, a close frame goes "
-            "out; Closed comes later, when TCP ends",
+            "a client frame without a mask fails the connection (§5.1, §7.1.7); the application "
+            "hears of it only when TCP ends, and this chunk has no end of stream",
         ),
         (
             frame(Opcode.PING, b"1") + frame(Opcode.TEXT, b"\xc3\x28") + frame(Opcode.PING, b"2"),
-            "the ping before the invalid UTF-8 is reported; the failure (1007) stops everything "
-            "after it",
+            "the text is not valid UTF-8 (§8.1): what happens to the frame before the failure, "
+            "and to the one after it?",
         ),
     ]
 
@@ -354,7 +367,15 @@ def check_spot_the_event(answer: Any) -> None:
             wrong.append((index, raw, expected, got, rule))
     if wrong:
         index, raw, expected, got, rule = wrong[0]
+        if sorted(got) == sorted(expected):
+            mistake = "the right events in the wrong order: events come in the order of the frames"
+        elif len(got) > len(expected):
+            mistake = "yours reports more events than the connection does"
+        elif len(got) < len(expected):
+            mistake = "yours reports fewer events than the connection does"
+        else:
+            mistake = "as many events as the connection reports, but not the same ones"
         raise Wrong(
             f"{len(wrong)} of {len(_SPOT)} answers differ. The first is SPOT_THE_EVENT[{index}] "
-            f"({_hex(raw)}): yours says {got}, but {rule}, so the answer is {expected}."
+            f"({_hex(raw)}): yours says {got}; {mistake}. Hint: {rule}."
         )

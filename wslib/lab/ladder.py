@@ -32,8 +32,11 @@ from typing import Any, Protocol
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from ..frames import Opcode
+from .drawings import COLOURS as DRAWING_COLOURS
+from .drawings import fit_between
 
 __all__ = ["LadderRow", "draw_ladder", "draw_ladders", "ladder_rows"]
 
@@ -44,15 +47,9 @@ ROW_INCHES = 0.24  #: the height of one row in the figure
 FONT_SIZE = 8
 PREVIEW_CHARS = 18  #: payload previews longer than this are cut with "…"
 
-# Colours by kind of event (the direction is the arrow's).
-COLOURS = {
-    "tcp": "0.45",
-    "http": "tab:purple",
-    "data": "tab:blue",
-    "control": "tab:red",
-    "error": "darkred",
-    "marker": "0.3",
-}
+# Colours by kind of event (the direction is the arrow's): the series' palette, set in drawings.
+COLOURS = {kind: DRAWING_COLOURS[kind] for kind in ("tcp", "http", "data", "control", "error")}
+COLOURS["marker"] = DRAWING_COLOURS["marker"]
 
 
 # --- what the ladder reads: the shape of wslib.lab.dissect's data model ---------------------------
@@ -274,11 +271,13 @@ def _time_label(seconds: float) -> str:
 
 def _draw_rows(
     ax: Axes, conversation: _Conversation, rows: list[LadderRow], n_rows: int, title: str | None
-) -> None:
+) -> list[Text]:
+    """Draw the rows on ``ax``; return the labels that must stay between the two lanes."""
     bottom = n_rows + 0.6
     ax.set_xlim(-0.27, 1.27)
     ax.set_ylim(bottom + 0.4, -1.6)  # time goes down
     ax.axis("off")
+    labels: list[Text] = []
     for x, who, endpoint in (
         (CLIENT_X, "client", conversation.client),
         (SERVER_X, "server", conversation.server),
@@ -296,16 +295,18 @@ def _draw_rows(
     for y, row in enumerate(rows):
         colour = COLOURS["error"] if row.label == "RST" else COLOURS[row.kind]
         if row.kind == "marker":
-            ax.text(
-                (CLIENT_X + SERVER_X) / 2,
-                y + SLANT / 2,
-                row.label,
-                ha="center",
-                va="center",
-                fontsize=FONT_SIZE,
-                parse_math=False,
-                style="italic",
-                color=colour,
+            labels.append(
+                ax.text(
+                    (CLIENT_X + SERVER_X) / 2,
+                    y + SLANT / 2,
+                    row.label,
+                    ha="center",
+                    va="center",
+                    fontsize=FONT_SIZE,
+                    parse_math=False,
+                    style="italic",
+                    color=colour,
+                )
             )
             for x in (CLIENT_X, SERVER_X):  # a break in both lanes
                 ax.plot([x - 0.03, x + 0.03], [y + 0.05, y + 0.15], color=colour, linewidth=1)
@@ -325,16 +326,18 @@ def _draw_rows(
                 "shrinkB": 0,
             },
         )
-        ax.text(
-            (CLIENT_X + SERVER_X) / 2,
-            y + SLANT / 2 - 0.1,
-            row.label,
-            ha="center",
-            va="bottom",
-            fontsize=FONT_SIZE,
-            parse_math=False,
-            color=colour,
-            fontweight="bold" if row.kind in ("data", "control") else "normal",
+        labels.append(
+            ax.text(
+                (CLIENT_X + SERVER_X) / 2,
+                y + SLANT / 2 - 0.1,
+                row.label,
+                ha="center",
+                va="bottom",
+                fontsize=FONT_SIZE,
+                parse_math=False,
+                color=colour,
+                fontweight="bold" if row.kind in ("data", "control") else "normal",
+            )
         )
         if row.time is not None:
             ax.text(
@@ -346,19 +349,22 @@ def _draw_rows(
                 fontsize=FONT_SIZE - 1,
                 color="0.4",
             )
-    ax.text(
-        (CLIENT_X + SERVER_X) / 2,
-        bottom,
-        f"ended: {conversation.ended}",
-        ha="center",
-        va="top",
-        fontsize=FONT_SIZE,
-        parse_math=False,
-        color="0.3",
+    labels.append(
+        ax.text(
+            (CLIENT_X + SERVER_X) / 2,
+            bottom,
+            f"ended: {conversation.ended}",
+            ha="center",
+            va="top",
+            fontsize=FONT_SIZE,
+            parse_math=False,
+            color="0.3",
+        )
     )
     if title is None:
         title = f"{_endpoint(conversation.client)} → {_endpoint(conversation.server)}"
     ax.set_title(title, fontsize=FONT_SIZE + 2)
+    return labels
 
 
 def _height(n_rows: int) -> float:
@@ -384,7 +390,9 @@ def draw_ladder(
     rows = ladder_rows(conversation, max_frames=max_frames)
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8.5, _height(len(rows))), layout="constrained")
-    _draw_rows(ax, conversation, rows, len(rows), title)
+    labels = _draw_rows(ax, conversation, rows, len(rows), title)
+    # a long label (a close frame with its reason) would cross a lane: smaller, or cut
+    fit_between(ax, labels, CLIENT_X, SERVER_X)
     return ax
 
 
@@ -428,10 +436,13 @@ def draw_ladders(
         n_rows = max(len(rows) for rows in all_rows)
         figsize = (width or min(4.5 * count, 14.0), _height(n_rows))
         fig, axes = plt.subplots(1, count, figsize=figsize, layout="constrained", squeeze=False)
+    panels: list[tuple[Axes, list[Text]]] = []
     for i, (ax, conversation, rows) in enumerate(
         zip(axes.flat, conversations, all_rows, strict=True)
     ):
         n_rows = len(rows) if stacked else max(len(r) for r in all_rows)
         title = titles[i] if titles is not None else None
-        _draw_rows(ax, conversation, rows, n_rows, title)
+        panels.append((ax, _draw_rows(ax, conversation, rows, n_rows, title)))
+    for ax, labels in panels:  # once every panel is drawn: the layout is final
+        fit_between(ax, labels, CLIENT_X, SERVER_X)
     return fig

@@ -1,0 +1,273 @@
+"""wslib.lab.drawings: the series' pictures, checked by what they draw and where."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+
+from wslib import Connection, Side, State
+from wslib.frames import Close, Frame, Opcode
+from wslib.lab import drawings, ladder
+from wslib.lab.drawings import Call, Delivery
+from wslib.protocol import SEND_EOF
+
+
+@pytest.fixture(autouse=True)
+def no_figures_left() -> Iterator[None]:
+    plt.close("all")
+    yield
+    plt.close("all")
+
+
+def save(fig: Figure, name: str) -> None:
+    """Keep a PNG to look at, when WSLIB_DRAWINGS_PNG names a folder."""
+    folder = os.environ.get("WSLIB_DRAWINGS_PNG")
+    if folder:
+        fig.savefig(Path(folder) / name, dpi=100)
+
+
+def boxes(ax: Axes) -> list[tuple[Text, Bbox]]:
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    return [(t, t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
+
+
+def overlapping(ax: Axes) -> list[tuple[str, str]]:
+    found = boxes(ax)
+    return [
+        (a.get_text(), b.get_text())
+        for i, (a, box_a) in enumerate(found)
+        for b, box_b in found[i + 1 :]
+        if box_a.overlaps(box_b)
+    ]
+
+
+def texts(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+# --- the palette ----------------------------------------------------------------------------------
+
+
+def test_one_palette_for_the_series() -> None:
+    okabe_ito = {to_rgb(c) for c in drawings.PALETTE.values()}
+    assert len(drawings.PALETTE) == 9  # Okabe and Ito's eight, and a grey
+    for role, colour in drawings.COLOURS.items():
+        grey = len(set(to_rgb(colour))) == 1
+        assert grey or to_rgb(colour) in okabe_ito, f"{role} is not from the palette"
+    # the ladder of captures uses the same colours
+    for kind, colour in ladder.COLOURS.items():
+        assert colour == drawings.COLOURS[kind]
+
+
+def test_no_red_green_pair_among_the_roles() -> None:
+    # the colours that tell frames apart differ for colour-blind readers: blue against vermillion
+    assert drawings.COLOURS["data"] != drawings.COLOURS["control"]
+    pure_red, pure_green = {"red", "tab:red", "darkred"}, {"green", "tab:green"}
+    assert not (pure_red | pure_green) & set(map(str, drawings.COLOURS.values()))
+
+
+def test_tint_goes_towards_white() -> None:
+    assert drawings.tint("#000000", 0.0) == (0.0, 0.0, 0.0)
+    assert drawings.tint("#000000", 1.0) == (1.0, 1.0, 1.0)
+    assert drawings.tint("#0072B2", 0.5)[0] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        drawings.tint("#000000", 1.5)
+
+
+# --- notebook 00: polling ------------------------------------------------------------------------
+
+
+def test_polling_stops_once_the_client_knows() -> None:
+    ax = drawings.draw_polling(poll_every_s=2.0, task_done_at_s=7.3, duration_s=12.0)
+    save(ax.figure, "polling.png")  # type: ignore[arg-type]
+    polls = [p for c in ax.collections for p in c.get_paths()]
+    # 0, 2, 4, 6 say "not yet", 8 says "done", and then the client stops: 5 polls, not 6
+    assert texts(ax).count('"not yet"') == 4 and texts(ax).count('"done"') == 1
+    assert len(polls) == 5 + 2  # and the WebSocket bar with its handshake
+    assert any("0.7 s late" in t for t in texts(ax))
+    assert "HTTP/1.0 polling:\n5 connections" in [t.get_text() for t in ax.get_yticklabels()]
+    assert overlapping(ax) == []
+
+
+def test_the_task_done_line_stops_below_its_label() -> None:
+    ax = drawings.draw_polling()
+    ((label, box),) = [(t, b) for t, b in boxes(ax) if t.get_text().startswith("task done")]
+    (line,) = [ln for ln in ax.lines if ln.get_linestyle() == ":"]
+    top = max(line.get_ydata())  # type: ignore[arg-type]
+    assert ax.transData.transform((0, top))[1] < box.y0  # the line does not go through the text
+    for text, other in boxes(ax):  # and no label sits on the line
+        if text is not label:
+            x = ax.transData.transform((7.3, 0))[0]
+            y = (other.y0 + other.y1) / 2
+            below_top = y < ax.transData.transform((0, top))[1]
+            assert not (other.x0 < x < other.x1 and below_top), text.get_text()
+
+
+def test_polling_checks_its_arguments() -> None:
+    with pytest.raises(ValueError):
+        drawings.draw_polling(task_done_at_s=20.0, duration_s=12.0)
+
+
+# --- notebook 03: states -------------------------------------------------------------------------
+
+
+def test_states_names_every_state_and_says_whose_names_they_are() -> None:
+    ax = drawings.draw_states()
+    save(ax.figure, "states.png")  # type: ignore[arg-type]
+    labels = texts(ax)
+    for state in State:
+        assert state.name in labels
+    assert len(ax.patches) == len(State)
+    # RFC 6455 has CLOSING; the split is wsproto's naming, and the figure says so
+    assert "RFC 6455" not in ax.get_title()
+    (note,) = [t for t in labels if "wsproto" in t]
+    assert "one CLOSING state" in note
+    assert overlapping(ax) == []
+
+
+# --- notebook 03: an in-memory run ----------------------------------------------------------------
+
+
+def describe(data: bytes, masked: bool) -> str:
+    if data == SEND_EOF:
+        return "TCP FIN (end of stream)"
+    from wslib import StreamReader
+
+    reader = StreamReader()
+    reader.feed_data(data)
+    parser = Frame.parse(reader.read_exact, mask=masked)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame: Frame = done.value
+    if frame.opcode is Opcode.CLOSE:
+        close = Close.parse(frame.payload)
+        return f"close frame {int(close.code)} {close.reason!r}"
+    return str(frame)
+
+
+def play(reason: str) -> list[Call | Delivery]:
+    """A real run of two Connections: the client sends '123', then closes with ``reason``."""
+    keys = iter(bytes([i, 1, 2, 3]) for i in range(100))
+    client = Connection(Side.CLIENT, mask_key_generator=lambda: next(keys))
+    server = Connection(Side.SERVER)
+    steps: list[Call | Delivery] = []
+    for text, action in [
+        ("send_text('123')", lambda: client.send_text("123")),
+        (f"send_close(1000, {reason!r})", lambda: client.send_close(1000, reason)),
+    ]:
+        action()
+        steps.append(Call("client", text, client.state, server.state))
+        for _ in range(10):
+            moved = False
+            for sender, receiver in ((client, server), (server, client)):
+                for data in sender.data_to_send():
+                    moved = True
+                    if data == SEND_EOF:
+                        receiver.receive_eof()
+                    else:
+                        receiver.receive_data(data)
+                    what = describe(data, masked=sender is client)
+                    events = tuple(receiver.events_received())
+                    steps.append(
+                        Delivery(sender.side.value, what, events, client.state, server.state)
+                    )
+            if not moved:
+                break
+    return steps
+
+
+def test_run_draws_every_delivery_and_every_state() -> None:
+    steps = play("bye")
+    ax = drawings.draw_run(steps, "the client closes")
+    save(ax.figure, "run.png")  # type: ignore[arg-type]
+    labels = texts(ax)
+    deliveries = [s for s in steps if isinstance(s, Delivery)]
+    for step in deliveries:
+        assert step.what in labels
+    assert sum(t.startswith("TCP FIN") for t in labels) == 2
+    assert len([a for a in ax.texts if a.get_text() == "" and a.arrow_patch]) == len(deliveries)
+    for state in (State.OPEN, State.LOCAL_CLOSING, State.REMOTE_CLOSING, State.CLOSED):
+        assert state.name in labels
+    assert "event: Closed(1000, 'bye')" in labels
+    assert "send_close(1000, 'bye')" in labels
+    assert ax.get_title() == "the client closes"
+    assert overlapping(ax) == []
+
+
+def test_run_labels_stay_between_the_lanes() -> None:
+    ax = drawings.draw_run(play("a reason much longer than the gap between the lanes " * 2), "")
+    left, right = (ax.transData.transform((x, 0))[0] for x in (0.0, 1.0))
+    between = [(t, b) for t, b in boxes(ax) if t.get_position()[0] == 0.5]
+    assert len(between) == 5
+    for text, box in between:
+        assert left < box.x0 < box.x1 < right, text.get_text()
+
+
+def test_short_names_an_event() -> None:
+    from wslib import Closed, TextMessage
+
+    assert drawings.short(Closed(1000, "bye")) == "Closed(1000, 'bye')"
+    assert drawings.short(TextMessage("123")) == "TextMessage('123')"
+
+
+# --- frames (notebook 02) -------------------------------------------------------------------------
+
+
+def test_frame_header_is_drawn_in_rows_of_32_bits() -> None:
+    hello = bytes.fromhex("81 85 37 fa 21 3d 7f 9f 4d 51 58")  # RFC 6455 §5.7
+    fields: list[drawings.FrameField] = [
+        ("FIN\n1", 1, "FIN"),
+        ("R1\n0", 1, "RSV"),
+        ("R2\n0", 1, "RSV"),
+        ("R3\n0", 1, "RSV"),
+        ("opcode\n0x1 = text", 4, "opcode"),
+        ("MASK\n1", 1, "MASK"),
+        ("payload len\n5", 7, "len"),
+        ("masking key\n37 fa 21 3d", 32, "key"),
+        ("payload\n7f 9f 4d 51 58", 40, "payload"),
+    ]
+    ax = drawings.draw_frame(fields, "RFC 6455 §5.7: a masked 'Hello'", raw=hello)
+    save(ax.figure, "frame.png")  # type: ignore[arg-type]
+    labels = texts(ax)
+    for label, _, _ in fields:
+        assert label in labels
+    # 88 bits: 3 rows; the key runs over the end of row 0, the payload over row 1's
+    assert labels.count("(continued)") == 2
+    assert len(ax.patches) == len(fields) + 2
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows == ["bytes 0–3\n81 85 37 fa", "bytes 4–7\n21 3d 7f 9f", "bytes 8–11\n4d 51 58"]
+    colours = {p.get_facecolor()[:3] for p in ax.patches}
+    assert len(colours) == len({kind for _, _, kind in fields})
+    assert ax.get_title() == "RFC 6455 §5.7: a masked 'Hello'"
+
+
+# --- labels between lanes -------------------------------------------------------------------------
+
+
+def test_cut_labels_keep_their_details() -> None:
+    _fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xlim(-0.2, 1.2)
+    text = ax.text(0.5, 0.5, 'CLOSE 1000 "' + "x" * 80 + '"  (84 B, masked)', ha="center")
+    drawings.fit_between(ax, [text], 0.0, 1.0)
+    assert text.get_text().endswith("…  (84 B, masked)")
+    assert text.get_fontsize() >= 6.5
+    ((_, box),) = boxes(ax)
+    left, right = (ax.transData.transform((x, 0))[0] for x in (0.0, 1.0))
+    assert left < box.x0 < box.x1 < right

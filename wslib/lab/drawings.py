@@ -1,0 +1,532 @@
+"""The series' pictures, and the one palette they all use (matplotlib).
+
+Every figure of the notebooks that is more than a plain plot is drawn here, so that a notebook
+keeps only what a learner is meant to read (the data, the call, the picture)::
+
+    from wslib.lab import drawings
+
+    drawings.draw_polling().figure.savefig("/tmp/polling.png")   # notebook 00
+    drawings.draw_states()                                      # notebook 03: Connection states
+    drawings.draw_run(steps, "a closing handshake")             # notebook 03: an in-memory run
+    drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
+
+Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette.
+
+The palette is Okabe and Ito's (*Color Universal Design*, 2008): eight colours that people with
+the common forms of colour blindness still tell apart. It is set once, here: :data:`PALETTE`
+names the colours, :data:`COLOURS` says what each colour means in the series (TCP, HTTP, data,
+control frames, errors, ...), and :func:`tint` lightens one for a background. There is no
+red/green pair: where two things must be told apart, they differ in hue *and* in lightness or
+line style too.
+
+matplotlib is imported here, so ``import wslib`` does not import this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.text import Text
+
+from ..protocol import Event, State
+
+__all__ = [
+    "COLOURS",
+    "FRAME_COLOURS",
+    "PALETTE",
+    "STATE_COLOURS",
+    "Call",
+    "Delivery",
+    "FrameField",
+    "draw_frame",
+    "draw_polling",
+    "draw_run",
+    "draw_states",
+    "fit_between",
+    "short",
+    "tint",
+]
+
+# --- the palette --------------------------------------------------------------------------------
+
+#: Okabe and Ito's colour-blind-safe palette, by name.
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+    "grey": "#7F7F7F",  # not one of the eight: for what is only context (TCP, markers)
+}
+
+#: What each colour means, everywhere in the series.
+COLOURS = {
+    "tcp": PALETTE["grey"],  # TCP segments: SYN, ACK, FIN, RST
+    "http": PALETTE["reddish purple"],  # HTTP requests and responses, the upgrade
+    "data": PALETTE["blue"],  # WebSocket data frames: text, binary, continuation
+    "control": PALETTE["vermillion"],  # WebSocket control frames: close, ping, pong
+    "error": PALETTE["black"],  # something that breaks the protocol, a reset
+    "marker": "#4D4D4D",  # notes and summaries
+    "polling": PALETTE["orange"],  # a short-lived HTTP connection
+    "websocket": PALETTE["blue"],  # a WebSocket connection
+    "call": PALETTE["yellow"],  # a method the application calls
+}
+
+
+def tint(colour: str, amount: float = 0.6) -> tuple[float, float, float]:
+    """``colour`` mixed with ``amount`` of white (0: the colour itself, 1: white)."""
+    if not 0 <= amount <= 1:
+        raise ValueError(f"amount should be between 0 and 1, not {amount}")
+    return tuple(c + (1 - c) * amount for c in to_rgb(colour))  # type: ignore[return-value]
+
+
+#: The background of each state of :class:`wslib.protocol.State`.
+STATE_COLOURS: dict[State, Any] = {
+    State.CONNECTING: tint(PALETTE["grey"], 0.8),
+    State.OPEN: tint(PALETTE["bluish green"], 0.6),
+    State.LOCAL_CLOSING: tint(PALETTE["orange"], 0.5),
+    State.REMOTE_CLOSING: tint(PALETTE["sky blue"], 0.5),
+    State.CLOSED: tint(PALETTE["grey"], 0.55),
+}
+
+#: The background of each kind of field of a frame header (RFC 6455 §5.2).
+FRAME_COLOURS: dict[str, Any] = {
+    "FIN": tint(PALETTE["orange"], 0.45),
+    "RSV": tint(PALETTE["yellow"], 0.45),
+    "opcode": tint(PALETTE["bluish green"], 0.5),
+    "MASK": tint(PALETTE["vermillion"], 0.45),
+    "len": tint(PALETTE["sky blue"], 0.4),
+    "ext": tint(PALETTE["sky blue"], 0.7),
+    "key": tint(PALETTE["reddish purple"], 0.45),
+    "payload": tint(PALETTE["grey"], 0.7),
+}
+
+
+# --- labels that stay between two lanes -----------------------------------------------------------
+
+
+def _cut_label(label: str, chars: int) -> str:
+    """``label`` in at most ``chars`` characters; the details in "  (...)" at its end are kept."""
+    head, sep, details = label.rpartition("  (")
+    if not sep:
+        head, details = label, ""
+    else:
+        details = sep + details
+    keep = max(chars - len(details) - 1, 3)
+    return (head[:keep] + "…" if len(head) > keep else head) + details
+
+
+def fit_between(
+    ax: Axes, texts: Iterable[Text], left: float, right: float, *, min_size: float = 6.5
+) -> None:
+    """Make each centred text fit between ``x = left`` and ``x = right`` (data coordinates).
+
+    A ladder's labels sit between its two lanes; one that is wider than the gap would cross a
+    lane. The figure is laid out first (so the axes have their final size); a text that is too
+    wide gets a smaller font, down to ``min_size`` points, and if it still does not fit it is cut
+    with "…" (keeping its last "  (...)" part: lengths, flags).
+    """
+    fig = ax.get_figure(root=True)
+    if not isinstance(fig, Figure):
+        return
+    fig.draw_without_rendering()  # runs the layout engine: the axes get their final size
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    x0, x1 = (ax.transData.transform((x, 0))[0] for x in (left, right))
+    room = abs(x1 - x0) - 2 * fig.dpi * 0.04  # a small margin on each side
+    for text in texts:
+        width = text.get_window_extent(renderer).width
+        if width <= room:
+            continue
+        text.set_fontsize(max(min_size, text.get_fontsize() * room / width * 0.98))
+        label = text.get_text()
+        chars = len(label)
+        while text.get_window_extent(renderer).width > room and chars > 8:
+            chars -= 2
+            text.set_text(_cut_label(label, chars))
+
+
+# --- notebook 00: polling versus one open connection ----------------------------------------------
+
+
+def draw_polling(
+    poll_every_s: float = 2.0,
+    task_done_at_s: float = 7.3,
+    duration_s: float = 12.0,
+    *,
+    ax: Axes | None = None,
+) -> Axes:
+    """A client that waits for a background task: HTTP/1.0 polling against one WebSocket.
+
+    Top row: the client polls every ``poll_every_s`` seconds, each poll a new TCP connection
+    (three-way handshake, request, response, close), until a poll learns that the task finished
+    at ``task_done_at_s``; then it stops. Bottom row: one WebSocket connection, opened at 0 and
+    kept open for ``duration_s``; the server pushes the news the moment it happens (RFC 6455 §1.1).
+    """
+    if not 0 <= task_done_at_s < duration_s:
+        raise ValueError("the task should finish within the duration")
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+    polls: list[float] = []
+    while not polls or polls[-1] < task_done_at_s:
+        polls.append(len(polls) * poll_every_s)
+    learnt = polls[-1]
+    bar = min(0.45, poll_every_s / 3)
+    poll_y, ws_y, height = 2.0, 0.6, 0.6
+    for t in polls:
+        # one short-lived TCP connection per poll: handshake, request/response, close
+        last = t == learnt
+        ax.broken_barh(
+            [(t, bar)],
+            (poll_y - height / 2, height),
+            facecolor=COLOURS["polling"],
+            edgecolor="black" if last else "none",
+            linewidth=1.2,
+        )
+        ax.text(
+            t + bar / 2,
+            poll_y - height / 2 - 0.08,
+            '"done"' if last else '"not yet"',
+            ha="center",
+            va="top",
+            fontsize=8,
+            color="black" if last else "0.35",
+        )
+    ax.text(
+        learnt + bar + 0.15,
+        poll_y,
+        f"learns it {learnt - task_done_at_s:.1f} s late,\nthen stops polling",
+        ha="left",
+        va="center",
+        fontsize=9,
+    )
+    ws = COLOURS["websocket"]
+    ax.broken_barh([(0, duration_s)], (ws_y - height / 2, height), facecolor=tint(ws, 0.75))
+    ax.broken_barh([(0, bar)], (ws_y - height / 2, height), facecolor=ws)
+    ax.plot([task_done_at_s], [ws_y], marker="v", color=ws, markersize=11, linestyle="none")
+    ax.text(
+        task_done_at_s + 0.25,
+        ws_y,
+        "the server pushes it at once",
+        ha="left",
+        va="center",
+        fontsize=9,
+    )
+    # the moment the task finishes: a line that stops below its label
+    top = poll_y + height / 2 + 0.35
+    ax.plot([task_done_at_s] * 2, [0.05, top], color="black", linestyle=":", linewidth=1)
+    ax.text(
+        task_done_at_s,
+        top + 0.05,
+        f"task done (t = {task_done_at_s:g} s)",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+    )
+    ax.set_yticks(
+        [ws_y, poll_y],
+        ["WebSocket:\none connection", f"HTTP/1.0 polling:\n{len(polls)} connections"],
+    )
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel("time (s)")
+    ax.set_xlim(-0.3, duration_s)
+    ax.set_ylim(0, top + 0.5)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        "Each orange bar is a new TCP connection; the blue bar is one connection kept open "
+        "(its handshake in dark blue)",
+        fontsize=10,
+    )
+    return ax
+
+
+# --- notebook 03: the states of a Connection ------------------------------------------------------
+
+#: state: (x, y, what it means)
+_BOXES = {
+    State.CONNECTING: (1.8, 5.85, "opening handshake (§4),\nbefore a Connection exists"),
+    State.OPEN: (1.8, 3.3, "messages flow both ways"),
+    State.LOCAL_CLOSING: (7.3, 5.0, "we sent the first\nclose frame"),
+    State.REMOTE_CLOSING: (7.3, 1.5, "the peer sent the first\nclose frame; we answered"),
+    State.CLOSED: (12.8, 3.3, "the TCP connection\nhas ended"),
+}
+#: from, to, label, where the label goes: beside the arrow's middle, or on it
+_ARROWS = [
+    (State.CONNECTING, State.OPEN, "101 Switching Protocols:\ncreate a Connection", "left"),
+    (
+        State.OPEN,
+        State.LOCAL_CLOSING,
+        "send_close(), or the peer\nbroke a rule: our close\nframe goes first",
+        "above left",
+    ),
+    (
+        State.OPEN,
+        State.REMOTE_CLOSING,
+        "the peer's close frame\narrives: our answer\ngoes out at once",
+        "below left",
+    ),
+    (State.LOCAL_CLOSING, State.CLOSED, "receive_eof():\nTCP ended", "above right"),
+    (State.REMOTE_CLOSING, State.CLOSED, "receive_eof():\nTCP ended", "below right"),
+    (State.OPEN, State.CLOSED, "receive_eof() and no close frame: code 1006", "on"),
+]
+
+
+def draw_states(*, ax: Axes | None = None) -> Axes:
+    """The states of :class:`wslib.protocol.Connection` and the events that move it.
+
+    RFC 6455 names four states: CONNECTING (§4.1), OPEN (§4.1), CLOSING (§7.1.3: a close frame
+    was sent *or* received) and CLOSED (§7.1.4: the TCP connection ended). Like wsproto,
+    ``wslib.protocol.State`` splits CLOSING in two, LOCAL_CLOSING (we sent the first close
+    frame) and REMOTE_CLOSING (the peer did), because the two behave differently; the figure's
+    note says so.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(11, 6.0), layout="constrained")
+    ax.set_xlim(0, 14.6)
+    ax.set_ylim(0.3, 6.5)
+    ax.axis("off")
+    patches = {}
+    for state, (x, y, meaning) in _BOXES.items():
+        w, h = 2.8, 1.0
+        patch = FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.05",
+            facecolor=STATE_COLOURS[state],
+            edgecolor="black",
+            linestyle="--" if state is State.CONNECTING else "-",
+        )
+        ax.add_patch(patch)
+        patches[state] = patch
+        ax.text(x, y + 0.22, state.name, ha="center", va="center", fontsize=11, weight="bold")
+        ax.text(x, y - 0.18, meaning, ha="center", va="center", fontsize=8.5)
+    for start, end, label, where in _ARROWS:
+        (x0, y0, _), (x1, y1, _) = _BOXES[start], _BOXES[end]
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "lw": 1.8,
+                "color": "0.25",
+                "patchA": patches[start],
+                "patchB": patches[end],
+                "shrinkA": 4,
+                "shrinkB": 4,
+            },
+        )
+        lx, ly, ha, va = (x0 + x1) / 2, (y0 + y1) / 2, "center", "center"
+        if where == "left":
+            lx, ha = lx - 0.2, "right"
+        elif where != "on":  # a corner of the label touches the arrow's middle, clear of the arrow
+            ha = "right" if "left" in where else "left"
+            va = "bottom" if "above" in where else "top"
+            lx += 0.3 if ha == "right" else -0.3
+            ly += 0.15 if va == "bottom" else -0.15
+        ax.text(
+            lx,
+            ly,
+            label,
+            ha=ha,
+            va=va,
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none"},
+        )
+    ax.text(
+        7.3,
+        0.45,
+        "RFC 6455 has one CLOSING state (§7.1.3); wslib, like wsproto, splits it in two:\n"
+        "LOCAL_CLOSING (we closed first) and REMOTE_CLOSING (the peer did).",
+        ha="center",
+        va="center",
+        fontsize=8.5,
+        style="italic",
+        color=COLOURS["marker"],
+    )
+    ax.set_title(
+        "The states of a wslib.protocol.Connection, and what moves it from one to the next"
+    )
+    return ax
+
+
+# --- notebook 03: a run of two Connections in memory ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """The application on one side called a method: ``caller`` is "client" or "server".
+
+    ``client`` and ``server`` are the states of both ends just after the call.
+    """
+
+    caller: str
+    call: str
+    client: State
+    server: State
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Bytes that ``sender`` ("client" or "server") asked to send reached the other side.
+
+    ``what`` says what they were in words (a frame, or the end of the stream), ``events`` are the
+    events the receiving :class:`~wslib.protocol.Connection` reported for them, and ``client``
+    and ``server`` the states of both ends afterwards.
+    """
+
+    sender: str
+    what: str
+    events: tuple[Event, ...]
+    client: State
+    server: State
+
+
+def short(event: Event) -> str:
+    """An event in a few characters: ``Closed(1000, 'bye')``, ``TextMessage('123')``."""
+    values = [getattr(event, f.name) for f in fields(event)]
+    shown = [repr(int(v)) if isinstance(v, int) else repr(v) for v in values]
+    return f"{type(event).__name__}({', '.join(shown)})"
+
+
+def draw_run(steps: Sequence[Call | Delivery], title: str, *, ax: Axes | None = None) -> Axes:
+    """A ladder of an in-memory run of two Connections, one row per :class:`Call` or
+    :class:`Delivery`: time runs down, each delivery is an arrow (a close frame in the control
+    colour, the end of the stream dashed), each call a note beside its caller's lane, and each
+    end shows its new state (RFC 6455 §7.1.3, §7.1.4) and its events whenever they change.
+    """
+    n = len(steps)
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 0.9 * n + 1.6), layout="constrained")
+    ax.set_xlim(-1.25, 2.25)
+    ax.set_ylim(n + 0.1, -1.0)
+    ax.axis("off")
+    lanes = {"client": 0.0, "server": 1.0}
+    for who, x in lanes.items():
+        ax.plot([x, x], [-0.35, n], color="0.6", lw=1.5)
+        ax.text(x, -0.5, who, ha="center", va="bottom", fontsize=12, weight="bold")
+    state = {"client": State.OPEN, "server": State.OPEN}
+
+    def note(who: str, y: float, text: str, colour: Any, **style: Any) -> None:
+        # A note beside a lane: left of the client's, right of the server's.
+        x, ha = (-0.06, "right") if who == "client" else (1.06, "left")
+        box = {"boxstyle": "round,pad=0.2", "fc": colour, "ec": "0.4"} if colour else None
+        text = text if len(text) <= 48 else text[:47] + "…"  # a close reason may be 123 bytes
+        ax.text(x, y, text, ha=ha, va="center", fontsize=8.5, bbox=box, parse_math=False, **style)
+
+    for who in lanes:
+        note(who, -0.2, "OPEN", STATE_COLOURS[State.OPEN])
+    labels = []
+    for i, step in enumerate(steps):
+        y0, y1 = i + 0.15, i + 0.8
+        if isinstance(step, Call):
+            note(step.caller, i + 0.3, step.call, tint(COLOURS["call"], 0.7), family="monospace")
+            y1 = i + 0.75
+        else:
+            receiver = "server" if step.sender == "client" else "client"
+            fin = step.what.startswith("TCP FIN")
+            kind = "tcp" if fin else ("control" if "close" in step.what else "data")
+            colour = COLOURS[kind]
+            ax.annotate(
+                "",
+                xy=(lanes[receiver], y1),
+                xytext=(lanes[step.sender], y0),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": colour,
+                    "lw": 1.6,
+                    "ls": "--" if fin else "-",
+                },
+            )
+            labels.append(
+                ax.text(
+                    0.5,
+                    (y0 + y1) / 2 - 0.06,
+                    step.what,
+                    ha="center",
+                    va="bottom",
+                    fontsize=9,
+                    color=colour,
+                    parse_math=False,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+                )
+            )
+            if step.events:
+                events = ", ".join(short(e) for e in step.events)
+                note(receiver, y1 + 0.22, f"event: {events}", None, style="italic", color="0.25")
+        for who in lanes:
+            now = step.client if who == "client" else step.server
+            if now is not state[who]:
+                state[who] = now
+                note(who, y1, now.name, STATE_COLOURS[now])
+    ax.set_title(title, fontsize=11)
+    fit_between(ax, labels, 0.0, 1.0)
+    return ax
+
+
+# --- a frame header, bit by bit (RFC 6455 §5.2) ---------------------------------------------
+
+#: One field of a frame header: (label, number of bits, kind), kind a key of FRAME_COLOURS.
+FrameField = tuple[str, int, str]
+
+
+def draw_frame(
+    fields: Sequence[FrameField],
+    title: str,
+    *,
+    raw: bytes | None = None,
+    bits_per_row: int = 32,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw the fields of a frame as rows of 32 bits, the way RFC 6455 §5.2 does.
+
+    A field that does not fit on its row continues on the next one, labelled "(continued)". With
+    ``raw`` (the frame's bytes), each row is labelled with the bytes it shows.
+    """
+    total = sum(nbits for _, nbits, _ in fields)
+    rows = -(-total // bits_per_row)
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(12, 0.8 * rows + 1.0), layout="constrained")
+    start = 0
+    for label, nbits, kind in fields:
+        left, first = nbits, True
+        while left:
+            row, col = divmod(start, bits_per_row)
+            width = min(left, bits_per_row - col)
+            ax.add_patch(
+                Rectangle(
+                    (col, -row - 1), width, 1, facecolor=FRAME_COLOURS[kind], edgecolor="black"
+                )
+            )
+            text = label if first else "(continued)"
+            size = 7 if width < 3 else 9
+            ax.text(col + width / 2, -row - 0.5, text, ha="center", va="center", fontsize=size)
+            start, left, first = start + width, left - width, False
+    ax.set_xlim(0, bits_per_row)
+    ax.set_ylim(-rows, 0.05)
+    ax.set_xticks(
+        [i + 0.5 for i in range(bits_per_row)],
+        [str(i % 8) for i in range(bits_per_row)],
+        fontsize=7,
+    )
+    ax.xaxis.tick_top()
+    labels = [f"bytes {4 * r}–{4 * r + 3}" for r in range(rows)]
+    if raw is not None:
+        labels = [f"{label}\n{raw[4 * r : 4 * r + 4].hex(' ')}" for r, label in enumerate(labels)]
+    ax.set_yticks([-r - 0.5 for r in range(rows)], labels, fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=11)
+    return ax
