@@ -74,16 +74,17 @@ MUTATIONS = [
         "str-frame-prints-control-characters",
         "str(Frame) shows any decodable text raw, control characters included",
         "wslib/frames.py",
-        "            if text.isprintable():",
-        "            if True:",
+        "            if text.isprintable():\n"
+        '                return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."\n',
+        "            if True:\n                return text  # raw, unescaped\n",
         ["tests/test_edges.py"],
     ),
     Mutation(
         "length-125-as-16-bit",
         "a 125-byte payload is sent with a 16-bit length (not the shortest form)",
         "wslib/frames.py",
-        "        if length <= 125:\n",
-        "        if length < 125:\n",
+        "        if length <= 125:\n            header = ",
+        "        if length < 125:\n            header = ",
         ["tests/test_edges.py"],
     ),
     Mutation(
