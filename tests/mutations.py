@@ -193,6 +193,7 @@ def environment(copy: Path, extra: dict[str, str]) -> dict[str, str]:
     # pytest and for the notebook kernels it starts (they inherit the environment).
     env["PYTHONPATH"] = str(copy)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["COLUMNS"] = "240"  # pytest shortens the summary lines to the terminal width
     env.update(extra)
     return env
 
@@ -212,7 +213,7 @@ def pytest_status(copy: Path, mutation: Mutation) -> tuple[int | None, str]:
     except subprocess.TimeoutExpired:
         return None, f"timed out after {mutation.timeout:g} s"
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return done.returncode, "\n".join(lines[-3:])
+    return done.returncode, "\n".join(lines[-4:])
 
 
 def check_the_copy_is_imported(copy: Path) -> None:
@@ -258,7 +259,8 @@ def run(mutation: Mutation, baseline: bool) -> str:
             return f"ERROR     {problem}"
         status, tail = pytest_status(copy, mutation)
     if status == 1:
-        return "KILLED"
+        failed = [line for line in tail.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        return "KILLED" + (f"    {failed[0][:200]}" if failed else "")
     if status == 0:
         return f"SURVIVED  {' '.join(mutation.tests)} still pass:\n{tail}"
     if status == 5:
