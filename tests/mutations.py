@@ -11,7 +11,7 @@ runs those tests with this checkout's virtual environment, and reports::
 
 Usage (not collected by pytest: the file name does not start with ``test_``)::
 
-    .venv/bin/python tests/mutations.py              # every mutation (about 15 minutes)
+    .venv/bin/python tests/mutations.py              # every mutation (about 5 minutes)
     .venv/bin/python tests/mutations.py --list       # names and what each one breaks
     .venv/bin/python tests/mutations.py close-exception-ignores-sent pong-payload-cut
     .venv/bin/python tests/mutations.py --no-baseline NAME   # skip the unmutated run

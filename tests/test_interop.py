@@ -132,12 +132,18 @@ def test_pong_has_the_exact_payload_of_the_ping_on_the_wire(payload: bytes) -> N
             sock = ws.sock
             assert sock is not None
             sock.sendall(ping)
-            got = b""
-            while len(got) < len(expected):
-                chunk = sock.recv(len(expected) - len(got))
-                assert chunk, f"the server closed after {got!r}"
-                got += chunk
-            assert got == expected
+
+            def read(n: int) -> bytes:
+                got = b""
+                while len(got) < n:
+                    chunk = sock.recv(n - len(got))
+                    assert chunk, f"the server closed after {got!r}"
+                    got += chunk
+                return got
+
+            head = read(2)  # the header says how long the payload is: read exactly that
+            assert head[1] < 126, head
+            assert head + read(head[1]) == expected
         finally:
             ws.close()
 
