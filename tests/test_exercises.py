@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import traceback
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -57,10 +59,58 @@ def test_check_accepts_the_reference_solution(name: str) -> None:
     assert check(name, SOLUTIONS[name][0]) is True
 
 
+SOLUTIONS_DIR = (NOTEBOOKS / "solutions").resolve()
+
+
+def raised_in_the_answer(error: BaseException) -> bool:
+    """Did the exception pass through the answer's own code (a file in notebooks/solutions/)?
+
+    Then the learner's code failed, which check() rightly reports as a rejection. An exception
+    that never went through the answer is the checker crashing: a bug that must not pass for a
+    rejection."""
+    return any(
+        Path(frame.filename).resolve().is_relative_to(SOLUTIONS_DIR)
+        for frame in traceback.extract_tb(error.__traceback__)
+    )
+
+
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_check_rejects_wrong_answers(name: str) -> None:
     for wrong in SOLUTIONS[name][1]:
-        assert check(name, wrong) is False, f"{name} accepted a wrong answer: {wrong!r}"
+        assert check(name, wrong, quiet=True) is False, f"{name} accepted a wrong answer: {wrong!r}"
+        # Why it was rejected: the checker said Wrong, or the wrong answer itself raised.
+        try:
+            EXERCISES[name].checker(wrong)
+        except Wrong:
+            continue
+        except Exception as error:
+            assert raised_in_the_answer(error), (
+                f"{name}: the checker itself crashed on {wrong!r} "
+                f"({type(error).__name__}: {error}) instead of raising Wrong"
+            )
+        else:  # pragma: no cover - check() returned False, so the checker raised
+            raise AssertionError(f"{name}: the checker accepted {wrong!r}")
+
+
+def test_a_crashing_checker_is_told_from_a_crashing_answer() -> None:
+    """The test above fails on a checker bug, and still accepts a wrong answer that crashes."""
+    namespace: dict[str, object] = {}
+    code = "def answer(value):\n    return value[99]\n"  # a wrong answer that raises itself
+    exec(compile(code, str(SOLUTIONS_DIR / "nb99.py"), "exec"), namespace)
+    answer = namespace["answer"]
+    assert callable(answer)
+
+    def checker(answer: object) -> None:  # calls the answer: its IndexError is the answer's
+        assert callable(answer)
+        answer([])
+
+    def crashing_checker(answer: object) -> None:  # a bug: fails before it looks at the answer
+        raise KeyError("a bug in the checker")
+
+    for run, expected in ((checker, True), (crashing_checker, False)):
+        with pytest.raises(Exception) as info:
+            run(answer)
+        assert raised_in_the_answer(info.value) is expected
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))

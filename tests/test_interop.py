@@ -116,6 +116,38 @@ def test_websocket_client_fragments_ping_and_close_both_ways() -> None:
     assert log == [(4001, "as you wish")]
 
 
+@pytest.mark.parametrize(
+    "payload", [b"", b"x", b"\x00\xff\x80 not UTF-8", bytes(range(125))], ids=len
+)
+def test_pong_has_the_exact_payload_of_the_ping_on_the_wire(payload: bytes) -> None:
+    """A raw socket, bytes written by hand from RFC 6455 §5.2: a masked ping, then the exact
+    bytes of the unmasked pong that must come back (§5.5.3: "identical Application data")."""
+    key = b"\x37\xfa\x21\x3d"
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    ping = bytes([0x89, 0x80 | len(payload)]) + key + masked
+    expected = bytes([0x8A, len(payload)]) + payload
+    with running() as server:
+        ws = websocket.create_connection(url(server), timeout=10)
+        try:
+            sock = ws.sock
+            assert sock is not None
+            sock.sendall(ping)
+
+            def read(n: int) -> bytes:
+                got = b""
+                while len(got) < n:
+                    chunk = sock.recv(n - len(got))
+                    assert chunk, f"the server closed after {got!r}"
+                    got += chunk
+                return got
+
+            head = read(2)  # the header says how long the payload is: read exactly that
+            assert head[1] < 126, head
+            assert head + read(head[1]) == expected
+        finally:
+            ws.close()
+
+
 def test_wsdump_command_line() -> None:
     wsdump = Path(sys.executable).parent / "wsdump"
     if not wsdump.exists():
@@ -179,8 +211,11 @@ def test_websockets_asyncio_client() -> None:
             results.append(await ws.recv())
             await ws.send(b"\x00" * 2**21)
             results.append(len(await ws.recv()))
+            # websockets resolves this future only for a pong whose payload is b"async ping"
+            # (RFC 6455 §5.5.3: "identical Application data"), with the round-trip time.
             pong = await ws.ping(b"async ping")
-            results.append(await asyncio.wait_for(pong, 5) is not None)
+            latency = await asyncio.wait_for(pong, 5)
+            results.append(isinstance(latency, float) and 0 <= latency < 5)
             await ws.send("fragments please")
             results.append(await ws.recv())
             await ws.close(4002, "async client leaves")
