@@ -192,7 +192,7 @@ def test_forwarded_for_reaches_the_handler(
     ("broken", "says"),
     [
         ("no-http-1.1", "HTTP/1.1"),  # nginx speaks HTTP/1.0 upstream
-        ("no-upgrade", "<html"),  # a plain GET: the server's HTML page
+        ("no-upgrade", "'Upgrade: websocket', but it is missing"),  # a handshake attempt
         ("no-connection", "got 'close'"),  # nginx's default Connection: close
         ("connection-keep-alive", "got 'keep-alive'"),
     ],

@@ -11,22 +11,25 @@ from typing import Any
 # --- 08.which-header ------------------------------------------------------------------------------
 # Measured in section 5 (and by tests/test_proxy.py): nginx reaches the server each time and
 # relays the server's own answer. Without proxy_http_version 1.1 the request is HTTP/1.0 (400);
-# without Upgrade it is a plain GET (200 and the HTML page); without Connection, nginx sends
-# "Connection: close", and "keep-alive" is no better: no "Upgrade" token (400).
+# without Upgrade it still carries Sec-WebSocket-Key: a failed handshake, not a page visit (400);
+# without Connection, nginx sends "Connection: close", and "keep-alive" is no better: no
+# "Upgrade" token (400). The status is the same; the body says which rule was broken.
 
 WHICH_HEADER = {
     "no-http-1.1": 400,
-    "no-upgrade": 200,
+    "no-upgrade": 400,
     "no-connection": 400,
     "connection-keep-alive": 400,
 }
 
 # The 426 guess: "Upgrade Required" sounds right for a missing Upgrade header.
 WHICH_HEADER_426 = {**WHICH_HEADER, "no-upgrade": 426}
+# The page guess: without Upgrade, a plain GET gets the HTML page.
+WHICH_HEADER_PAGE = {**WHICH_HEADER, "no-upgrade": 200}
 # The 502 guess: "the proxy is broken, so Bad Gateway".
 WHICH_HEADER_502 = dict.fromkeys(WHICH_HEADER, 502)
 # Only three answers, as strings.
-WHICH_HEADER_STRINGS = {"no-http-1.1": "400", "no-upgrade": "200", "no-connection": "400"}
+WHICH_HEADER_STRINGS = {"no-http-1.1": "400", "no-upgrade": "400", "no-connection": "400"}
 
 
 # --- 08.real-client -------------------------------------------------------------------------------
@@ -68,6 +71,11 @@ SOLUTIONS: dict[str, Any] = {
 }
 
 WRONG_ANSWERS: dict[str, list[Any]] = {
-    "08.which-header": [WHICH_HEADER_426, WHICH_HEADER_502, WHICH_HEADER_STRINGS],
+    "08.which-header": [
+        WHICH_HEADER_426,
+        WHICH_HEADER_PAGE,
+        WHICH_HEADER_502,
+        WHICH_HEADER_STRINGS,
+    ],
     "08.real-client": [leftmost, rightmost_of_header, unstripped],
 }
