@@ -580,4 +580,7 @@ class Close:
         else:
             explanation = "unknown"
         text = f"{int(self.code)} ({explanation})"
-        return f"{text} {self.reason}" if self.reason else text
+        # The reason is the peer's text: control characters (CR LF, ANSI escapes) would forge
+        # or repaint the lines a log or a terminal shows, so those are escaped.
+        reason = self.reason if self.reason.isprintable() else repr(self.reason)
+        return f"{text} {reason}" if self.reason else text
