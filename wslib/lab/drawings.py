@@ -11,7 +11,9 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
     drawings.draw_throughput(results)                           # notebook 02: the benchmark
 
-Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette.
+Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
+and so do the conformance report and heat map
+(:func:`wslib.lab.conformance.report.verdict_colours`).
 
 The palette is Okabe and Ito's (*Color Universal Design*, 2008): eight colours that people with
 the common forms of colour blindness still tell apart. It is set once, here: :data:`PALETTE`
