@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import Rectangle
 
+from wslib.lab import drawings
 from wslib.lab.conformance import CASES, CaseResult, Results, Verdict, figures, report
 from wslib.lab.conformance.figures import cell_shares, verdict_heatmap
 
@@ -48,7 +49,25 @@ def test_shares_in_order_without_zeros() -> None:
 
 def test_colours_are_the_reports() -> None:
     # One definition of the palette: the figure uses the report's, it does not copy it.
-    assert figures.COLOURS is report.COLOURS
+    assert figures.COLOURS is report.verdict_colours()
+
+
+def test_verdict_colours_come_from_the_series_palette() -> None:
+    # wslib.lab.drawings.PALETTE is the one place where the series' colours are written down
+    colours = report.verdict_colours()
+    assert set(colours) == set(Verdict)
+    for verdict, colour in colours.items():
+        assert colour == drawings.PALETTE[report.VERDICT_PALETTE_NAMES[verdict]]
+    assert len(set(colours.values())) == len(Verdict)
+    source = Path(report.__file__).read_text(encoding="utf-8")
+    for colour in drawings.PALETTE.values():
+        assert colour.lower() not in source.lower(), f"{colour} is copied into report.py"
+
+
+def test_the_html_report_embeds_the_palettes_colours() -> None:
+    page = make_results({"framing": Verdict.OK}, default=Verdict.FAILED).to_html()
+    assert f"background:{drawings.PALETTE['bluish green']}" in page
+    assert "<link" not in page and "<script src" not in page  # one self-contained file
 
 
 def test_heatmap_cells_have_the_shares_and_colours_of_the_verdicts(tmp_path: Path) -> None:
@@ -70,10 +89,14 @@ def test_heatmap_cells_have_the_shares_and_colours_of_the_verdicts(tmp_path: Pat
         found = cells(fig)
         assert set(found) == {"good|framing", "good|closing", "bad|framing", "bad|closing"}
         (whole,) = found["good|framing"]
-        assert whole.get_facecolor() == matplotlib.colors.to_rgba(report.COLOURS[Verdict.OK])
+        assert whole.get_facecolor() == matplotlib.colors.to_rgba(
+            report.verdict_colours()[Verdict.OK]
+        )
         ok, failed = found["bad|framing"]
-        assert ok.get_facecolor() == matplotlib.colors.to_rgba(report.COLOURS[Verdict.OK])
-        assert failed.get_facecolor() == matplotlib.colors.to_rgba(report.COLOURS[Verdict.FAILED])
+        assert ok.get_facecolor() == matplotlib.colors.to_rgba(report.verdict_colours()[Verdict.OK])
+        assert failed.get_facecolor() == matplotlib.colors.to_rgba(
+            report.verdict_colours()[Verdict.FAILED]
+        )
         assert failed.get_width() / (ok.get_width() + failed.get_width()) == pytest.approx(
             2 / len(framing)
         )
@@ -99,7 +122,7 @@ def test_a_category_one_run_did_not_play_is_marked() -> None:
         assert "not run" in {t.get_text() for t in fig.axes[0].texts}
         (lenient,) = cells(fig)["all|ping/pong"]
         assert lenient.get_facecolor() == matplotlib.colors.to_rgba(
-            report.COLOURS[Verdict.NON_STRICT]
+            report.verdict_colours()[Verdict.NON_STRICT]
         )
     finally:
         plt.close(fig)

@@ -271,3 +271,75 @@ def test_cut_labels_keep_their_details() -> None:
     ((_, box),) = boxes(ax)
     left, right = (ax.transData.transform((x, 0))[0] for x in (0.0, 1.0))
     assert left < box.x0 < box.x1 < right
+
+
+# --- notebook 02: the benchmark -------------------------------------------------------------------
+
+
+def throughput_results() -> list[dict[str, object]]:
+    """Records shaped like benchmarks/bench_frames.py's, with made-up speeds."""
+    speeds = {"per-byte loop": 10.0, "wslib": 400.0, "websockets (C extension)": 30_000.0}
+    records: list[dict[str, object]] = []
+    for op in ("mask", "parse"):
+        for impl, mbps in speeds.items():
+            if op == "parse" and impl == "per-byte loop":
+                continue  # the loop only masks
+            for size in (16, 64 * 1024, 16 * 2**20):
+                skipped = impl == "per-byte loop" and size > 64 * 1024
+                records.append(
+                    {"op": op, "impl": impl, "size": size, "mbps": None if skipped else mbps}
+                )
+    return records
+
+
+def test_throughput_has_one_panel_per_operation_and_one_legend() -> None:
+    fig = drawings.draw_throughput(throughput_results(), ops=("mask", "parse"), title="made up")
+    save(fig, "throughput.png")
+    mask, parse = fig.axes
+    assert (mask.get_title(), parse.get_title()) == ("mask", "parse")
+    assert [line.get_label() for line in mask.lines] == [
+        "per-byte loop",
+        "wslib",
+        "websockets (C extension)",
+    ]
+    assert [line.get_label() for line in parse.lines] == ["wslib", "websockets (C extension)"]
+    (loop,) = [line for line in mask.lines if line.get_label() == "per-byte loop"]
+    assert list(loop.get_xdata()) == [16, 64 * 1024]  # the skipped size is not drawn as zero
+    assert [t.get_text() for t in mask.get_xticklabels()] == ["16 B", "64 KiB", "16 MiB"]
+    assert mask.get_yscale() == "log" and mask.get_xscale() == "log"
+    # one legend for the figure, one entry per implementation
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "per-byte loop",
+        "wslib",
+        "websockets (C extension)",
+    ]
+
+
+def test_throughput_keeps_each_implementations_style_and_palette() -> None:
+    fig = drawings.draw_throughput(throughput_results(), ops=("mask", "parse"))
+    okabe_ito = {to_rgb(c) for c in drawings.PALETTE.values()}
+    styles: dict[str, set[tuple[object, ...]]] = {}
+    for ax in fig.axes:
+        for line in ax.lines:
+            style = (to_rgb(line.get_color()), line.get_marker(), line.get_linestyle())
+            assert style[0] in okabe_ito
+            styles.setdefault(str(line.get_label()), set()).add(style)
+    assert all(len(s) == 1 for s in styles.values())  # the same look in every panel
+    looks = [next(iter(s)) for s in styles.values()]
+    assert len({look[0] for look in looks}) == len(looks)  # different hues...
+    assert len({look[1] for look in looks}) == len(looks)  # ...and different markers
+    (ours,) = [ln for ln in fig.axes[0].lines if ln.get_label() == "wslib"]
+    assert ours.get_linewidth() > max(
+        ln.get_linewidth() for ln in fig.axes[0].lines if ln is not ours
+    )
+
+
+def test_size_labels() -> None:
+    assert [drawings.size_label(n) for n in (16, 125, 4096, 2**20, 1536)] == [
+        "16 B",
+        "125 B",
+        "4 KiB",
+        "1 MiB",
+        "1536 B",
+    ]

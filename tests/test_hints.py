@@ -1,4 +1,4 @@
-"""The hints of notebooks 00, 01 and 03 name the learner's mistake without giving the answer."""
+"""The hints of notebooks 00, 01, 02 and 03 name the learner's mistake without giving the answer."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def hint(name: str, answer: Any) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("notebook", ["00", "01", "03"])
+@pytest.mark.parametrize("notebook", ["00", "01", "02", "03"])
 def test_hints_do_not_give_the_answer(notebook: str) -> None:
     answers = wrong_answers(notebook)
     assert answers
@@ -50,3 +50,67 @@ def test_spot_the_event_hint_does_not_list_the_expected_events() -> None:
     assert "more events" in text
     expected = nb03._event_names(nb03.SPOT_THE_EVENT[0])
     assert str(expected) not in text
+
+
+# --- notebook 02 ----------------------------------------------------------------------------------
+
+
+def nb02() -> dict[str, Any]:
+    return {answer.__name__: answer for _, answer in wrong_answers("02")}
+
+
+def test_length_field_hints_name_the_mistake_not_the_bytes() -> None:
+    from wslib.exercises.nb02 import _length_field
+
+    answers = nb02()
+    off_by_one = hint("02.length-field", answers["encode_length_off_by_one"])
+    assert "125" in off_by_one and "boundary" in off_by_one
+    assert _length_field(125, False).hex() not in off_by_one.replace(" ", "")
+    assert "16-bit form" in hint("02.length-field", answers["encode_length_always_64_bits"])
+    assert "byte order" in hint("02.length-field", answers["encode_length_little_endian"])
+    assert "MASK bit" in hint("02.length-field", answers["encode_length_without_mask_bit"])
+
+
+def test_unmask_hints_say_which_key_bytes_went_wrong() -> None:
+    answers = nb02()
+    assert "first key byte" in hint("02.unmask", answers["unmask_first_key_byte_only"])
+    assert "where your count starts" in hint("02.unmask", answers["unmask_key_shifted"])
+    tail = hint("02.unmask", answers["unmask_drops_the_tail"])
+    assert "last" in tail and "4" in tail
+    for name, answer in answers.items():
+        if name.startswith("unmask"):
+            assert "b'Hello'" not in hint("02.unmask", answer)
+
+
+def test_spot_error_hints_do_not_give_the_expected_code() -> None:
+    from wslib.exercises import nb02 as checks
+
+    answers = nb02()
+    for name, answer in answers.items():
+        if name.startswith("encode") or name.startswith("unmask"):
+            continue
+        text = hint("02.spot-error", answer)
+        index = int(text.split("SPOT_THE_ERROR[")[1].split("]")[0])
+        raw = checks.SPOT_THE_ERROR[index]
+        expected = checks._CASES[index][1]
+        got = answer(raw)
+        assert f"yours says {got!r}" in text or f"yours answers {got!r}" in text, text
+        if expected is not None:
+            assert str(expected) not in text, f"{name}: {text}"
+    # a learner who answers 1002 for bad UTF-8 learns that 1002 means something else
+    text = hint("02.spot-error", answers["bad_utf8_is_a_protocol_error"])
+    assert "1002" in text and "framing" in text
+    # one who lets a broken frame through learns that it breaks a rule, and where to look
+    text = hint("02.spot-error", answers["only_checks_the_mask_bit"])
+    assert "lets it through" in text and "RSV1" in text
+
+
+def test_spot_error_says_when_a_good_frame_is_refused() -> None:
+    from wslib.exercises import nb02 as checks
+
+    def refuses_everything(raw: bytes) -> int | None:
+        return 1002
+
+    text = hint("02.spot-error", refuses_everything)
+    assert "SPOT_THE_ERROR[0]" in text and "nothing wrong" in text
+    assert checks._CASES[0][1] is None

@@ -9,8 +9,11 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_states()                                      # notebook 03: Connection states
     drawings.draw_run(steps, "a closing handshake")             # notebook 03: an in-memory run
     drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
+    drawings.draw_throughput(results)                           # notebook 02: the benchmark
 
-Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette.
+Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
+and so do the conformance report and heat map
+(:func:`wslib.lab.conformance.report.verdict_colours`).
 
 The palette is Okabe and Ito's (*Color Universal Design*, 2008): eight colours that people with
 the common forms of colour blindness still tell apart. It is set once, here: :data:`PALETTE`
@@ -24,11 +27,12 @@ matplotlib is imported here, so ``import wslib`` does not import this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
@@ -40,6 +44,7 @@ from ..protocol import Event, State
 __all__ = [
     "COLOURS",
     "FRAME_COLOURS",
+    "IMPLEMENTATION_STYLES",
     "PALETTE",
     "STATE_COLOURS",
     "Call",
@@ -49,8 +54,10 @@ __all__ = [
     "draw_polling",
     "draw_run",
     "draw_states",
+    "draw_throughput",
     "fit_between",
     "short",
+    "size_label",
     "tint",
 ]
 
@@ -530,3 +537,95 @@ def draw_frame(
         spine.set_visible(False)
     ax.set_title(title, fontsize=11)
     return ax
+
+
+# --- notebook 02: the benchmark of masking, parsing and serializing -----------------------------
+
+#: The colour, marker and line style of each implementation in :func:`draw_throughput`; wslib is
+#: the series' blue and drawn thicker. Hue, marker and line style all differ, so that a reader who
+#: cannot tell two hues apart still tells the lines apart.
+IMPLEMENTATION_STYLES: dict[str, tuple[str, str, str]] = {
+    "wslib": (PALETTE["blue"], "o", "-"),
+    "per-byte loop": (PALETTE["black"], "x", ":"),
+    "websockets (pure Python)": (PALETTE["orange"], "s", "--"),
+    "websockets (C extension)": (PALETTE["vermillion"], "^", "-."),
+    "wsproto": (PALETTE["bluish green"], "D", "--"),
+}
+_OTHER_STYLES = [
+    (PALETTE["reddish purple"], "v", "-."),
+    (PALETTE["sky blue"], "P", ":"),
+    (PALETTE["grey"], "*", "--"),
+]
+
+
+def size_label(n: int) -> str:
+    """A payload size the way the benchmark names it: 16 B, 4 KiB, 16 MiB."""
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} B"
+
+
+def draw_throughput(
+    results: Sequence[Mapping[str, Any]],
+    *,
+    ops: Sequence[str] = ("mask", "parse", "serialize"),
+    title: str = "Throughput by payload size",
+) -> Figure:
+    """One panel per operation: MB/s against payload size, one line per implementation.
+
+    ``results`` are the records of ``benchmarks/bench_frames.py`` (``op``, ``impl``, ``size``,
+    ``mbps``; ``mbps`` is None where a measurement was skipped). Both axes are logarithmic: the
+    speeds span four orders of magnitude, and equal ratios look like equal gaps. An
+    implementation keeps its colour, marker and line style in every panel, with one legend.
+    """
+    impls = list(dict.fromkeys(str(r["impl"]) for r in results))
+    sizes = sorted({int(r["size"]) for r in results})
+    others = iter(_OTHER_STYLES)
+    styles = {i: IMPLEMENTATION_STYLES.get(i) or next(others) for i in impls}
+    fig, grid = plt.subplots(
+        1, len(ops), figsize=(5 * len(ops), 4.6), sharey=True, squeeze=False, layout="constrained"
+    )
+    axes: list[Axes] = list(grid[0])
+    for ax, op in zip(axes, ops, strict=True):
+        for impl in impls:
+            mine = sorted(
+                (int(r["size"]), float(r["mbps"]))
+                for r in results
+                if (r["op"], r["impl"]) == (op, impl) and r["mbps"]
+            )
+            if not mine:
+                continue
+            colour, marker, style = styles[impl]
+            ax.plot(
+                [size for size, _ in mine],
+                [mbps for _, mbps in mine],
+                label=impl,
+                color=colour,
+                marker=marker,
+                linestyle=style,
+                linewidth=3 if impl == "wslib" else 1.5,
+                zorder=3 if impl == "wslib" else 2,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sizes, [size_label(n) for n in sizes], fontsize=8)
+        ax.minorticks_off()
+        ax.set_title(op)
+        ax.set_xlabel("payload size")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("MB/s (higher is faster)")
+    handles: dict[str, Artist] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles=list(handles.values()),
+        labels=list(handles),
+        loc="outside lower center",
+        ncol=len(handles),
+        fontsize=9,
+        frameon=False,
+    )
+    fig.suptitle(title)
+    return fig

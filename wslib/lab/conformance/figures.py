@@ -1,10 +1,11 @@
 """Pictures of conformance results: a heat map of verdicts by category, server by server.
 
 One row per category of the suite (RFC 6455 sections in :data:`~.cases.CATEGORIES`), one column
-per server. Each cell is a bar split in the shares of its verdicts, in the report's Okabe-Ito
-colours (:data:`~.report.COLOURS`: green OK, sky blue INFORMATIONAL, orange NON-STRICT,
-vermillion FAILED), labelled with the number of cases that are neither OK nor INFORMATIONAL.
-A row that turns all green and blue is a category the server gets right.
+per server. Each cell is a bar split in the shares of its verdicts, in the report's colours
+(:func:`~.report.verdict_colours`, from the series' one palette in :mod:`wslib.lab.drawings`:
+green OK, sky blue INFORMATIONAL, orange NON-STRICT, vermillion FAILED), labelled with the number
+of cases that are neither OK nor INFORMATIONAL. A row that turns all green and blue is a category
+the server gets right.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from matplotlib.patches import Patch, Rectangle
 
 from .cases import CATEGORIES
 from .model import Verdict
-from .report import COLOURS, Results
+from .report import Results, verdict_colours
 
-__all__ = ["VERDICT_ORDER", "cell_shares", "verdict_heatmap"]
+__all__ = ["COLOURS", "VERDICT_ORDER", "cell_shares", "verdict_heatmap"]
+
+#: The colour of each verdict: the report's, from the series' palette (not a copy of it).
+COLOURS = verdict_colours()
 
 #: Left to right in each cell: the good verdicts first, the bad last.
 VERDICT_ORDER = (Verdict.OK, Verdict.INFORMATIONAL, Verdict.NON_STRICT, Verdict.FAILED)

@@ -25,42 +25,59 @@ The JSON file (``Results.to_json()``) has this schema (version 1)::
 
 ``t`` is seconds since the case started; ``dir`` is from the suite's point of view (→ sent by
 the suite, ← received from the peer, · a note). The HTML report is one table, one row per case,
-coloured by verdict with the Okabe-Ito palette (safe for colour-blind readers); clicking a row
+coloured by verdict with the series' palette (:func:`verdict_colours`, safe for colour-blind
+readers); clicking a row
 shows its trace. It loads nothing from the network.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any
 
 from .cases import CATEGORIES
 from .model import Case, Verdict
 
 __all__ = [
-    "COLOURS",
+    "VERDICT_PALETTE_NAMES",
     "CaseResult",
     "ProgressBar",
     "Results",
     "TraceEntry",
     "format_case",
     "print_case",
+    "verdict_colours",
 ]
 
 SCHEMA = "wslib.conformance/1"
 
-#: Okabe-Ito colours: bluish green, sky blue, orange, vermillion (distinguishable with the
-#: common colour-vision deficiencies).
-COLOURS = {
-    Verdict.OK: "#009E73",
-    Verdict.INFORMATIONAL: "#56B4E9",
-    Verdict.NON_STRICT: "#E69F00",
-    Verdict.FAILED: "#D55E00",
+#: The colour of each verdict, by its name in the series' one palette
+#: (:data:`wslib.lab.drawings.PALETTE`, Okabe and Ito's, which colour-blind readers tell apart).
+VERDICT_PALETTE_NAMES = {
+    Verdict.OK: "bluish green",
+    Verdict.INFORMATIONAL: "sky blue",
+    Verdict.NON_STRICT: "orange",
+    Verdict.FAILED: "vermillion",
 }
+
+
+@functools.cache
+def verdict_colours() -> Mapping[Verdict, str]:
+    """The hex colour of each verdict, taken from :data:`wslib.lab.drawings.PALETTE`.
+
+    Looked up when a report or a figure is drawn, not when the suite runs: the drawings module
+    loads matplotlib. The HTML report embeds the hex values, so it stays one self-contained file.
+    """
+    from ..drawings import PALETTE
+
+    return MappingProxyType({v: PALETTE[name] for v, name in VERDICT_PALETTE_NAMES.items()})
 
 
 @dataclass
@@ -243,10 +260,11 @@ class Results:
 
     def to_html(self) -> str:
         esc = html.escape
+        colours = verdict_colours()
         rows = []
         for r in self.results:
             c = r.case
-            colour = COLOURS[r.verdict]
+            colour = colours[r.verdict]
             trace = "\n".join(
                 f"{e.t:9.4f}s {esc(e.direction)} {esc(e.kind):5} {esc(e.text)}" for e in r.trace
             )
@@ -260,7 +278,7 @@ class Results:
                 f"<pre>{trace}</pre></td></tr>"
             )
         legend = " ".join(
-            f'<span class="v" style="background:{COLOURS[Verdict(name)]}">{esc(name)}={n}</span>'
+            f'<span class="v" style="background:{colours[Verdict(name)]}">{esc(name)}={n}</span>'
             for name, n in self.counts.items()
         )
         return f"""<!DOCTYPE html>
