@@ -96,7 +96,7 @@ def test_protocol_errors_are_shown_not_raised(tmp_path: Path) -> None:
     wire.send("c2s", masked(Frame(Opcode.TEXT, b"never")))
     done = dump(str(wire.write(tmp_path / "bad.pcap")))
     assert done.returncode == 0
-    assert "ERROR ProtocolError: unmasked frame from a client" in done.stdout
+    assert "VIOLATION: unmasked frame from a client" in done.stdout
     assert "ERROR InvalidPayloadData: text that is not UTF-8" in done.stdout
 
 
