@@ -145,7 +145,7 @@ def echo_session(wire: Wire | None = None, messages: Iterable[str] = ("123", "45
     return wire
 
 
-def summary(frames: Iterable[FrameRecord]) -> list[tuple[str, Opcode, bool, bool, bytes]]:
+def summary(frames: Iterable[FrameRecord]) -> list[tuple[str, Opcode | int, bool, bool, bytes]]:
     return [(f.direction, f.opcode, f.fin, f.masked, f.payload) for f in frames]
 
 
@@ -953,19 +953,3 @@ def test_read_packets_works_in_a_fresh_interpreter() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "TCP" in result.stdout
-
-
-def test_fast_frame_records_are_the_same_records() -> None:
-    """The dissector fills FrameRecord's __dict__ in one step (speed, issue 18): the result
-    must be the record the dataclass builds, frozen, with every field."""
-    import dataclasses
-
-    from wslib.lab.dissect.websocket import _new_record
-
-    values = (1.5, "c2s", Opcode.TEXT, True, True, 3, 6, b"abc", "abc", None, None, 7, 4,
-              b"abc", ("a rule",))  # fmt: skip
-    fast, slow = _new_record(*values), FrameRecord(*values)  # type: ignore[arg-type]
-    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
-    assert list(vars(fast)) == [f.name for f in dataclasses.fields(FrameRecord)]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.length = 4  # type: ignore[misc]

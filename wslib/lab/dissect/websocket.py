@@ -79,7 +79,7 @@ _U16 = struct.Struct("!H")
 _U64 = struct.Struct("!Q")
 _EXTRA_LENGTH = [0] * 126 + [2, 8]  # bytes of extended payload length, by the 7-bit length
 _OPCODES: dict[int, Opcode] = {op.value: op for op in Opcode}
-_OPCODES_OK = frozenset(Opcode)
+_KNOWN_OPCODES = frozenset(op.value for op in Opcode)  # ints: an Enum's hash is slow Python
 
 
 def _violations(
@@ -133,45 +133,6 @@ def _violations(
         except ProtocolError as exc:
             found.append(str(exc))
     return tuple(found)
-
-
-_set_dict = object.__setattr__
-_new_object = object.__new__
-
-
-def _new_record(
-    time: float,
-    direction: Direction,
-    opcode: Opcode | int,
-    fin: bool,
-    masked: bool,
-    length: int,
-    header_length: int,
-    payload: bytes,
-    text: str | None,
-    close_code: int | None,
-    close_reason: str | None,
-    packet: int,
-    rsv: int,
-    inflated: bytes | None,
-    violations: tuple[str, ...],
-) -> FrameRecord:
-    """``FrameRecord(...)``, only faster: the same frozen record, filled in one step.
-
-    A frozen dataclass's ``__init__`` sets each of its 15 fields through
-    ``object.__setattr__`` (to get past the "frozen" guard): a third of the time spent on a
-    small frame. A capture holds frames by the hundred thousand, so the record's ``__dict__`` is
-    set at once instead, as :meth:`wslib.frames.Frame._new` does for frames
-    (``tests/test_dissect.py`` checks both ways give equal records).
-    """
-    record = _new_object(FrameRecord)
-    _set_dict(record, "__dict__", {
-        "time": time, "direction": direction, "opcode": opcode, "fin": fin, "masked": masked,
-        "length": length, "header_length": header_length, "payload": payload, "text": text,
-        "close_code": close_code, "close_reason": close_reason, "packet": packet, "rsv": rsv,
-        "inflated": inflated, "violations": violations,
-    })  # fmt: skip
-    return record
 
 
 # --- decoding one connection ----------------------------------------------------------------------
@@ -595,12 +556,13 @@ class _Connection:
                 (length,) = _U64.unpack_from(buffer, pos + 2)
             fin = head1 >= FIN
             rsv = head1 & RSV_BITS
-            opcode: Opcode | int = _OPCODES.get(head1 & OPCODE_BITS, head1 & OPCODE_BITS)
+            code = head1 & OPCODE_BITS
+            opcode: Opcode | int = _OPCODES.get(code, code)
             if (
                 masked is mask
                 and not rsv & ~extensions_rsv
-                and opcode in _OPCODES_OK
-                and (opcode < 8 or (fin and length <= MAX_CONTROL_PAYLOAD))
+                and code in _KNOWN_OPCODES
+                and (code < 8 or (fin and length <= MAX_CONTROL_PAYLOAD))
                 and (short < 126 or (length > 0xFFFF if short == 127 else length > 125))
             ):
                 violations: tuple[str, ...] = ()  # the common case: nothing to say
@@ -688,7 +650,7 @@ class _Connection:
                     if opcode is not Opcode.TEXT:  # (a whole text frame left it untouched)
                         decoder.reset()
                     message = None
-            record = _new_record(
+            record = FrameRecord(
                 self.now, direction, opcode, fin, masked, length, header_length, payload, text,
                 close_code, close_reason, self.packet, rsv >> 4, inflated, violations,
             )  # fmt: skip
