@@ -22,7 +22,9 @@ What it does:
    file (when tshark is installed): frames per second and its peak resident memory
    (``ru_maxrss`` of the child process), and checks it counts the same number of frames.
 
-Speed is never asserted; the figures go in the closing note of issue 5.
+Each speed is the best of :data:`RUNS` runs, wall clock and CPU time (the machine may be
+shared); tshark's includes its start-up. Speed is never asserted; the figures go in the closing
+notes of issues 5 and 18.
 """
 
 from __future__ import annotations
@@ -109,10 +111,21 @@ def write_capture(path: Path, frames: int) -> int:
     return count[0]
 
 
-def wslib_speed(path: Path) -> tuple[int, float]:
-    start = time.perf_counter()
-    n = sum(1 for _ in iter_frames(path))
-    return n, time.perf_counter() - start
+#: Runs of each dissector; the fastest is kept (the usual estimator on a machine shared with
+#: other work: a slower run measures the neighbours, not the code).
+RUNS = 5
+
+
+def wslib_speed(path: Path) -> tuple[int, float, float]:
+    """Frames, and the best wall-clock and CPU seconds over :data:`RUNS` runs."""
+    best_wall = best_cpu = float("inf")
+    n = 0
+    for _ in range(RUNS):
+        start, cpu = time.perf_counter(), time.process_time()
+        n = sum(1 for _ in iter_frames(path))
+        best_wall = min(best_wall, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return n, best_wall, best_cpu
 
 
 def python_peak(function: Any) -> int:
@@ -124,7 +137,22 @@ def python_peak(function: Any) -> int:
         tracemalloc.stop()
 
 
-def tshark_run(path: Path) -> tuple[int, float, int] | None:
+def tshark_run(path: Path) -> tuple[int, float, float, int] | None:
+    """Frames, the best wall-clock and CPU seconds over :data:`RUNS` runs (start-up included:
+    it is part of what a user waits for), and the peak resident memory."""
+    best: tuple[int, float, float, int] | None = None
+    for _ in range(RUNS):
+        run = _tshark_once(path)
+        if run is None:
+            return None
+        if best is None or run[1] < best[1]:
+            best = (run[0], run[1], min(run[2], best[2]) if best else run[2], run[3])
+        elif run[2] < best[2]:
+            best = (best[0], best[1], run[2], best[3])
+    return best
+
+
+def _tshark_once(path: Path) -> tuple[int, float, float, int] | None:
     tshark = shutil.which("tshark")
     if tshark is None:
         return None
@@ -132,14 +160,17 @@ def tshark_run(path: Path) -> tuple[int, float, int] | None:
         tshark, "-r", str(path), "-n", "-d", f"tcp.port=={PORT},http",
         "-Y", "websocket", "-T", "fields", "-e", "websocket.opcode",
     ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, timeout=600, check=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     frames = sum(len(line.split(b",")) for line in done.stdout.splitlines() if line)
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
     if sys.platform == "darwin":
         rss //= 1024  # bytes on macOS
-    return frames, seconds, rss
+    return frames, seconds, cpu, rss
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -153,11 +184,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         write_capture(small, n // 10)
         results["file_bytes"] = os.path.getsize(big)
 
-        decoded, seconds = wslib_speed(big)
+        decoded, seconds, cpu = wslib_speed(big)
         assert decoded == n + 2, f"wslib decoded {decoded} frames, expected {n + 2}"
         results["wslib"] = {
             "frames": decoded,
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "frames_per_s": decoded / seconds,
         }
         results["wslib"]["peak_bytes"] = python_peak(lambda: sum(1 for _ in iter_frames(big)))
@@ -177,10 +209,11 @@ def run(quick: bool = False) -> dict[str, Any]:
 
         shark = tshark_run(big)
         if shark is not None:
-            frames, seconds, rss = shark
+            frames, seconds, cpu, rss = shark
             results["tshark"] = {
                 "frames": frames,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "frames_per_s": frames / seconds,
                 "peak_rss_bytes": rss,
             }
@@ -219,6 +252,13 @@ def table(results: dict[str, Any]) -> str:
         )
     flat = w["peak_bytes"] / max(w["peak_bytes_small"], 1)
     rows.append("")
+    if t is not None:
+        rows.append(
+            f"wslib / tshark, frames per second (best of {RUNS} runs each): "
+            f"x{t['seconds'] / w['seconds']:.2f} wall clock, "
+            f"x{t['cpu_seconds'] / max(w['cpu_seconds'], 1e-9):.2f} CPU time "
+            f"(wslib {w['cpu_seconds']:.2f} s, tshark {t['cpu_seconds']:.2f} s)"
+        )
     rows.append(
         f"streaming peak, {n:,} vs {n // 10:,} frames: x{flat:.2f} "
         f"({'flat' if flat < 2 else 'NOT flat'}); keeping frames: "

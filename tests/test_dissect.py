@@ -145,7 +145,7 @@ def echo_session(wire: Wire | None = None, messages: Iterable[str] = ("123", "45
     return wire
 
 
-def summary(frames: Iterable[FrameRecord]) -> list[tuple[str, Opcode, bool, bool, bytes]]:
+def summary(frames: Iterable[FrameRecord]) -> list[tuple[str, Opcode | int, bool, bool, bytes]]:
     return [(f.direction, f.opcode, f.fin, f.masked, f.payload) for f in frames]
 
 
@@ -514,26 +514,36 @@ def upgraded_wire() -> Wire:
     return wire
 
 
-def test_unmasked_client_frame_is_recorded(tmp_path: Path) -> None:
+def test_unmasked_client_frame_is_decoded_and_flagged(tmp_path: Path) -> None:
     wire = upgraded_wire()
     wire.send("c2s", Frame(Opcode.TEXT, b"oops").serialize(mask=False))
+    wire.send("c2s", masked(Frame(Opcode.TEXT, b"after")))
     wire.send("s2c", Frame(Opcode.TEXT, b"fine").serialize(mask=False))
     conv = only(wire.write(tmp_path / "unmasked.pcap"))
-    (error,) = conv.errors
-    assert error.error == "ProtocolError" and "MUST mask" in error.message
-    assert error.direction == "c2s" and error.offset == len(conv.request.raw)
-    assert [f.text for f in conv.frames] == ["fine"]  # the other direction goes on
+    assert conv.errors == []
+    assert [(f.text, f.masked) for f in conv.frames] == [
+        ("oops", False),
+        ("after", True),
+        ("fine", False),
+    ]
+    ((frame, violation),) = conv.violations
+    assert frame is conv.frames[0] and "MUST mask" in violation
+    assert "violation (c2s, packet" in conv.summary() and "MUST mask" in conv.summary()
 
 
-def test_reserved_opcode_stops_that_direction(tmp_path: Path) -> None:
+def test_reserved_opcode_is_decoded_and_flagged(tmp_path: Path) -> None:
     wire = upgraded_wire()
     bad = bytearray(masked(Frame(Opcode.TEXT, b"x")))
     bad[0] = 0x83  # FIN + opcode 3, reserved
     wire.send("c2s", masked(Frame(Opcode.TEXT, b"ok")) + bytes(bad))
-    wire.send("c2s", masked(Frame(Opcode.TEXT, b"never decoded")))
+    wire.send("c2s", masked(Frame(Opcode.TEXT, b"decoded after it")))
     conv = only(wire.write(tmp_path / "reserved.pcap"))
-    assert [f.text for f in conv.frames] == ["ok"]
-    assert "reserved opcode 0x3" in conv.errors[0].message
+    assert [f.opcode for f in conv.frames] == [Opcode.TEXT, 3, Opcode.TEXT]
+    assert [f.text for f in conv.frames] == ["ok", None, "decoded after it"]
+    assert conv.frames[1].payload == b"x" and conv.frames[1].opcode_name == "0x3"
+    (violation,) = conv.frames[1].violations
+    assert "reserved opcode 0x3" in violation
+    assert conv.errors == []
 
 
 def test_bad_utf8_bad_close_and_bad_fragments_are_recorded(tmp_path: Path) -> None:
@@ -881,11 +891,14 @@ def test_permessage_deflate_is_decompressed(tmp_path: Path, params: str) -> None
     assert conv.frames[2].length < conv.frames[0].length
 
 
-def test_compressed_frame_without_negotiation_is_an_error(tmp_path: Path) -> None:
+def test_compressed_frame_without_negotiation_is_flagged(tmp_path: Path) -> None:
     wire = upgraded_wire()
     wire.send("c2s", Frame(Opcode.TEXT, b"x", rsv1=True).serialize(mask=True, check=False))
+    wire.send("c2s", masked(Frame(Opcode.TEXT, b"y")))
     conv = only(wire.write(tmp_path / "rsv1.pcap"))
-    assert conv.frames == [] and "RSV1 set" in conv.errors[0].message
+    assert [(f.text, f.rsv) for f in conv.frames] == [("x", 4), ("y", 0)]
+    (violation,) = conv.frames[0].violations
+    assert "RSV1 set" in violation and conv.frames[1].violations == ()
 
 
 @pytest.mark.skipif(not tools.capture_privileges(), reason="live capture needs root or CAP_NET_RAW")

@@ -58,10 +58,12 @@ def _line(event: TcpEvent | HttpMessage | FrameRecord | ErrorRecord, origin: flo
         )
     if event.inflated is not None:  # compressed by permessage-deflate (RFC 7692)
         preview = f"[deflate, {len(event.inflated)} bytes inflated] {preview}"
-    return (
-        f"{when}  {arrow}  #{event.packet:<5} {event.opcode.name:<6} fin={int(event.fin)} "
+    line = (
+        f"{when}  {arrow}  #{event.packet:<5} {event.opcode_name:<6} fin={int(event.fin)} "
         f"mask={int(event.masked)} len={event.length:<6} {preview}"
     ).rstrip()
+    # the rules its header breaks (RFC 6455 §5), under it: decoded anyway, as Wireshark does
+    return "\n".join([line] + [f"{'':16}VIOLATION: {v}" for v in event.violations])
 
 
 def format_conversation(conversation: Conversation, origin: float | None = None) -> str:

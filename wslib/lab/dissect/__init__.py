@@ -36,11 +36,15 @@ Choices, stated once:
   with an endpoint on port N. A capture that starts after a connection's handshake cannot be
   decoded: nothing says where frames start in the byte stream, so that connection is skipped
   (Wireshark does the same unless told otherwise). A capture that misses only the SYN is fine.
-- **Errors inside the capture** (a frame that breaks RFC 6455, a handshake wslib would refuse,
-  missing bytes) are recorded as :class:`ErrorRecord` in :attr:`Conversation.errors`, not
-  raised: a dissector shows what is on the wire, even when it is wrong. A framing error stops
-  decoding in that direction (frame boundaries are lost after it). Only a file that cannot be
-  read raises :class:`PcapError`.
+- **Errors inside the capture** are recorded, not raised: a dissector shows what is on the
+  wire, even when it is wrong (Wireshark's stance). A frame header that breaks a rule of RFC
+  6455 §5 (no MASK bit from a client, a length not in its shortest form, RSV bits without an
+  extension, a control frame over 125 bytes or fragmented, a reserved opcode) still says where
+  the frame ends: the frame is decoded, its :attr:`FrameRecord.violations` say what is wrong,
+  and decoding goes on. Everything else (a handshake wslib would refuse, bad UTF-8, broken
+  fragmentation, missing bytes) is an :class:`ErrorRecord` in :attr:`Conversation.errors`;
+  only missing bytes stop decoding in that direction (frame boundaries are lost after them).
+  Only a file that cannot be read raises :class:`PcapError`.
 - **Big payloads**: a :class:`FrameRecord` keeps at most ``max_payload`` bytes of the payload
   (default :data:`MAX_PAYLOAD`, 64 KiB); :attr:`FrameRecord.length` is always the real length
   and :attr:`FrameRecord.truncated` says when bytes were dropped. Dropped bytes are skipped as

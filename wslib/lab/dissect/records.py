@@ -118,11 +118,16 @@ class FrameRecord:
       payload decompressed (at most ``max_payload`` bytes); ``text`` is decoded from it.
     - ``time``/``packet``: the packet that completed the frame (like Wireshark, which shows a
       frame in the packet where its last byte arrived).
+    - ``violations``: the rules of RFC 6455 §5 that the header breaks (a client frame without
+      the MASK bit, a length not in its shortest form, RSV bits no extension uses, a control
+      frame over 125 bytes or fragmented, a reserved opcode), one message each; empty when it
+      follows them all. Such a frame keeps its boundary, so it is decoded all the same, like
+      Wireshark does, and ``opcode`` is a plain ``int`` when it is reserved.
     """
 
     time: float
     direction: Direction
-    opcode: Opcode
+    opcode: Opcode | int  # an int for a reserved opcode (0x3-0x7, 0xB-0xF)
     fin: bool
     masked: bool
     length: int
@@ -134,6 +139,13 @@ class FrameRecord:
     packet: int = 0
     rsv: int = 0  # the three RSV bits, as a number 0-7 (RSV1 = 4)
     inflated: bytes | None = None  # permessage-deflate: this frame's payload decompressed
+    violations: tuple[str, ...] = ()  # the rules of RFC 6455 §5 its header breaks
+
+    @property
+    def opcode_name(self) -> str:
+        """The opcode's name (``TEXT``...), or ``0x3`` for a reserved opcode (RFC 6455 §5.2)."""
+        opcode = self.opcode
+        return opcode.name if isinstance(opcode, Opcode) else f"0x{opcode:X}"
 
     @property
     def truncated(self) -> bool:
@@ -205,7 +217,9 @@ class Conversation:
     - ``stream``: the connection's number in the capture (Wireshark's ``tcp.stream``).
     - ``http_messages``: every HTTP message, both ways (for a WebSocket: request and response;
       for HTTP/1.0 polling, one pair per connection; keep-alive: several).
-    - ``errors``: what broke a rule or is missing (:class:`ErrorRecord`), empty when all is well.
+    - ``errors``: what broke a rule or is missing (:class:`ErrorRecord`), empty when all is well,
+      except for the rules a frame header breaks: those are the frame's own
+      :attr:`FrameRecord.violations` (:attr:`violations` lists them all).
     - ``start``/``end``: times of the first and last packet (Unix seconds).
     - ``retransmissions``/``out_of_order``: TCP segments dropped as repeats, and segments that
       arrived before the bytes that precede them.
@@ -244,6 +258,11 @@ class Conversation:
         return ConnectionKey(self.stream, self.client, self.server)
 
     @property
+    def violations(self) -> list[tuple[FrameRecord, str]]:
+        """Every rule broken by a frame header, with its frame, in wire order."""
+        return [(frame, v) for frame in self.frames for v in frame.violations]
+
+    @property
     def upgraded(self) -> bool:
         """Did the server accept the upgrade (a 101 response, RFC 6455 §4.2.2)?"""
         return self.response is not None and self.response.status == 101
@@ -278,7 +297,7 @@ class Conversation:
             frames = self.frames_from(direction)
             counts: dict[str, int] = {}
             for frame in frames:
-                counts[frame.opcode.name] = counts.get(frame.opcode.name, 0) + 1
+                counts[frame.opcode_name] = counts.get(frame.opcode_name, 0) + 1
             shown = ", ".join(f"{n} {name}" for name, n in counts.items()) or "none"
             lines.append(f"  {direction} frames: {shown}")
         lines.append(f"  payload {self.payload_bytes} bytes, framing {self.framing_bytes} bytes")
@@ -289,6 +308,12 @@ class Conversation:
         lines.append(f"  ended: {ended}")
         for error in self.errors:
             lines.append(f"  error ({error.direction}, packet {error.packet}): {error.message}")
+        for frame in self.frames:
+            for violation in frame.violations:
+                lines.append(
+                    f"  violation ({frame.direction}, packet {frame.packet}, "
+                    f"{frame.opcode_name}): {violation}"
+                )
         return "\n".join(lines)
 
 

@@ -3,8 +3,9 @@
 ``_Dissector`` routes TCP segments (:mod:`.pcap`) to one ``_Connection`` per 4-tuple; each
 direction (``_Half``) has a reassembler (:mod:`.tcp`), a :class:`~wslib.streams.StreamReader`
 and a generator parser: HTTP heads (RFC 7230 §3) until the upgrade is answered with 101
-(RFC 6455 §4.2.2), then frames with wslib's own :meth:`~wslib.frames.Frame.parse` (RFC 6455 §5.2),
-messages checked for fragmentation (§5.4), UTF-8 (§8.1) and close payloads (§5.5.1), and
+(RFC 6455 §4.2.2), then frames (RFC 6455 §5.2), read whatever their header says and judged
+by wslib's own :func:`~wslib.frames.check_frame` (a broken rule is flagged on the frame), messages
+checked for fragmentation (§5.4), UTF-8 (§8.1) and close payloads (§5.5.1), and
 decompressed when permessage-deflate was negotiated (RFC 7692 §7).
 :func:`conversations` and :func:`iter_frames` are the two ways to run it.
 """
@@ -15,6 +16,7 @@ import codecs
 import collections
 import os
 import re
+import struct
 import warnings
 import zlib
 from collections.abc import Generator, Iterable, Iterator
@@ -27,8 +29,20 @@ from ...exceptions import (
     ProtocolError,
     WebSocketError,
 )
-from ...frames import RSV1, Close, Frame, Opcode
+from ...frames import (
+    FIN,
+    MASK,
+    MAX_CONTROL_PAYLOAD,
+    OPCODE_BITS,
+    PAYLOAD_LEN_BITS,
+    RSV1,
+    RSV_BITS,
+    Close,
+    Opcode,
+    check_frame,
+)
 from ...handshake import MAX_HEAD_SIZE, MAX_LINE_LENGTH, Headers, Request, Response, check_response
+from ...masking import apply_mask
 from ...streams import StreamReader
 from .pcap import (
     _ACK,
@@ -57,6 +71,68 @@ from .records import (
 from .tcp import _LostBytes, _Reassembler
 
 __all__ = ["conversations", "dissect", "iter_frames"]
+
+
+# --- reading a frame header, whatever it says (RFC 6455 §5.2) ------------------------------------
+
+_U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+_EXTRA_LENGTH = [0] * 126 + [2, 8]  # bytes of extended payload length, by the 7-bit length
+_OPCODES: dict[int, Opcode] = {op.value: op for op in Opcode}
+_KNOWN_OPCODES = frozenset(op.value for op in Opcode)  # ints: an Enum's hash is slow Python
+
+
+def _violations(
+    head1: int, masked: bool, mask: bool, short: int, length: int, extensions_rsv: int
+) -> tuple[str, ...]:
+    """Every rule of RFC 6455 §5 that a frame header breaks, as messages (none: ``()``).
+
+    The rules that :func:`wslib.frames.check_frame` holds (reserved opcodes, RSV bits, control
+    frames) are asked of it, one rule at a time, so that its verdict is the RFC's here too; the
+    two that :meth:`~wslib.frames.Frame.parse` checks while reading (the MASK bit, a length in
+    its shortest form) are written out below. A dissector records them all, where a peer
+    would fail the connection at the first one.
+    """
+    found = []
+    if masked != mask:
+        found.append(
+            # RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that
+            # is not masked."
+            "unmasked frame from a client: a client MUST mask every frame it sends (RFC 6455 §5.1)"
+            if mask
+            # RFC 6455 §5.1: "A client MUST close a connection if it detects a masked frame."
+            else "masked frame from a server: a server MUST NOT mask the frames it sends "
+            "(RFC 6455 §5.1)"
+        )
+    # RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length"
+    if (short == 126 and length <= 125) or (short == 127 and length <= 0xFFFF):
+        used, needed = (2, 1) if short == 126 else (8, 1 if length <= 125 else 2)
+        found.append(
+            f"Payload length used {used} bytes when {needed} would have sufficed ({length}): "
+            "the minimal number of bytes MUST be used to encode the length (RFC 6455 §5.2)"
+        )
+    # RFC 6455 §5.2: "the most significant bit MUST be 0"
+    if short == 127 and length >> 63:
+        found.append(
+            "64-bit payload length with its most significant bit set: lengths are at most "
+            "2**63 - 1 (RFC 6455 §5.2)"
+        )
+    opcode = head1 & OPCODE_BITS
+    fin = head1 & FIN != 0
+    rules = [
+        (opcode, True, 0, 0, 0),  # the opcode alone
+        (Opcode.TEXT, True, head1 & RSV_BITS, 0, extensions_rsv),  # the RSV bits alone
+    ]
+    if opcode in (Opcode.CLOSE, Opcode.PING, Opcode.PONG):
+        rules.append((opcode, fin, 0, length, 0))  # a control frame: length, then FIN
+        if length > MAX_CONTROL_PAYLOAD:
+            rules.append((opcode, fin, 0, 0, 0))  # both broken: FIN on its own
+    for rule in rules:
+        try:
+            check_frame(*rule)
+        except ProtocolError as exc:
+            found.append(str(exc))
+    return tuple(found)
 
 
 # --- decoding one connection ----------------------------------------------------------------------
@@ -416,7 +492,13 @@ class _Connection:
             self.response = full
 
     def _frames(self, half: _Half, *, mask: bool) -> Generator[None, None, None]:
-        """Decode frames until the stream ends (RFC 6455 §5.2), with :meth:`Frame.parse`."""
+        """Decode frames until the stream ends (RFC 6455 §5.2).
+
+        Like Wireshark, and unlike :meth:`wslib.frames.Frame.parse` (a peer, which fails the
+        connection at the first broken rule): a frame whose header breaks a rule keeps its
+        boundary, so it is decoded, its :attr:`FrameRecord.violations` say what is wrong, and
+        decoding goes on. Only missing bytes stop it.
+        """
         reader = half.reader
         direction = half.direction
         message: Opcode | None = None  # TEXT or BINARY while a fragmented message goes on
@@ -429,30 +511,92 @@ class _Connection:
             side = "client" if direction == "c2s" else "server"
             inflater = _Inflater(f"{side}_no_context_takeover" in self.deflate, half.limit)
         compressed = False  # the message in progress is compressed (RSV1 on its first frame)
+        # RFC 7692 §6: permessage-deflate uses RSV1 ("Per-Message Compressed" bit)
+        extensions_rsv = RSV1 if inflater else 0
+        buffer = reader.buffer
+        limit = half.limit
+        pos = 0  # where the next frame starts in buffer: frames taken are deleted in one go
         while True:
-            half.unit_start = half.consumed
-            if (yield from reader.at_eof()):
-                return
-            # RFC 7692 §6: permessage-deflate uses RSV1 ("Per-Message Compressed" bit)
-            frame = yield from Frame.parse(
-                half.read_exact, mask=mask, extensions_rsv=RSV1 if inflater else 0
-            )
-            length = half.last_n
-            opcode = frame.opcode
-            payload = frame.payload
-            header_length = 2 + (0 if length <= 125 else 2 if length <= 0xFFFF else 8)
-            header_length += 4 if mask else 0
+            # The header, read as RFC 6455 §5.2 draws it, whatever it says: every field keeps
+            # the frame's boundary, so a frame that breaks a rule is decoded, flagged, and
+            # decoding goes on (only missing bytes lose the boundary).
+            available = len(buffer) - pos
+            if available >= 2:
+                head1 = buffer[pos]
+                head2 = buffer[pos + 1]
+                short = head2 & PAYLOAD_LEN_BITS  # 0-125, or 126/127: a 16/64-bit length follows
+                masked = head2 >= MASK
+                header_length = 2 + _EXTRA_LENGTH[short] + (4 if masked else 0)
+            if available < 2 or available < header_length:  # wait for the rest of the header
+                del buffer[:pos]
+                pos = 0
+                half.unit_start = half.fed - len(buffer)
+                while len(buffer) < 2:
+                    if reader.eof:
+                        if buffer:
+                            raise EOFError("the stream ends inside a frame header")
+                        return
+                    yield
+                head1 = buffer[0]
+                head2 = buffer[1]
+                short = head2 & PAYLOAD_LEN_BITS
+                masked = head2 >= MASK
+                header_length = 2 + _EXTRA_LENGTH[short] + (4 if masked else 0)
+                while len(buffer) < header_length:
+                    if reader.eof:
+                        raise EOFError("the stream ends inside a frame header")
+                    yield
+            else:
+                half.unit_start = half.fed - len(buffer) + pos
+            if short < 126:
+                length = short
+            elif short == 126:
+                (length,) = _U16.unpack_from(buffer, pos + 2)
+            else:
+                (length,) = _U64.unpack_from(buffer, pos + 2)
+            fin = head1 >= FIN
+            rsv = head1 & RSV_BITS
+            code = head1 & OPCODE_BITS
+            opcode: Opcode | int = _OPCODES.get(code, code)
+            if (
+                masked is mask
+                and not rsv & ~extensions_rsv
+                and code in _KNOWN_OPCODES
+                and (code < 8 or (fin and length <= MAX_CONTROL_PAYLOAD))
+                and (short < 126 or (length > 0xFFFF if short == 127 else length > 125))
+            ):
+                violations: tuple[str, ...] = ()  # the common case: nothing to say
+            else:
+                violations = _violations(head1, masked, mask, short, length, extensions_rsv)
+            start = pos + header_length  # the payload's first byte
+            mask_key = bytes(buffer[start - 4 : start]) if masked else b""
+            if len(buffer) >= start + length:  # the whole frame is here: no generator needed
+                pos = start + length
+                payload = bytes(buffer[start : pos if length <= limit else start + limit])
+            else:  # the payload is still arriving: read it as it comes (and skip its excess)
+                del buffer[:start]
+                pos = 0
+                payload = yield from half.read_exact(length)
+            if masked:  # RFC 6455 §5.3; a masked server frame is unmasked too: shown as sent
+                payload = apply_mask(payload, mask_key)
             text = close_code = close_reason = inflated = None
             if opcode is Opcode.CLOSE:
                 try:
-                    close = Close.parse(payload)
-                    close_code, close_reason = int(close.code), close.reason
-                except ProtocolError as exc:
+                    if len(payload) <= MAX_CONTROL_PAYLOAD:
+                        close = Close.parse(payload)
+                        close_code, close_reason = int(close.code), close.reason
+                    else:  # over 125 bytes, flagged in violations: the code and reason all the same
+                        close_code = int(Close.parse(payload[:2]).code)
+                        close_reason = payload[2:].decode("utf-8", "replace")
+                        payload[2:].decode("utf-8")  # (raises for a reason that is not UTF-8)
+                except UnicodeDecodeError as exc:
+                    self.error(half, InvalidPayloadData(f"close reason is not valid UTF-8 ({exc})"))
+                except (ProtocolError, InvalidPayloadData) as exc:
                     self.error(half, exc)
                 if self.close_code is None and close_code is not None:
                     self.close_code, self.close_reason = close_code, close_reason
                 half.closed = True
-            elif not opcode.is_control:
+            elif isinstance(opcode, Opcode) and opcode < 8:  # a data frame (§5.6)
                 if opcode is Opcode.CONT and message is None:
                     # RFC 6455 §5.4: a fragmented message starts with TEXT or BINARY
                     self.error(
@@ -470,7 +614,8 @@ class _Connection:
                     decoder.reset()
                 if opcode is not Opcode.CONT:
                     message = opcode
-                    compressed = frame.rsv1
+                    # RSV1 without permessage-deflate means nothing: the payload is shown as is
+                    compressed = inflater is not None and rsv & RSV1 != 0
                 truncated = len(payload) < length
                 data = payload
                 if compressed and inflater is not None and not inflater.broken:
@@ -480,13 +625,16 @@ class _Connection:
                                 f"compressed payload of {length} bytes, over max_payload: "
                                 "not decompressed, nor what follows in this direction"
                             )
-                        data = inflated = inflater.feed(payload, frame.fin)
+                        data = inflated = inflater.feed(payload, fin)
                     except (zlib.error, ValueError) as exc:
                         self.error(half, exc, "InflateError")
                         inflater.broken = True
                 if message is Opcode.TEXT and not (compressed and inflated is None):
                     try:
-                        text = decoder.decode(data, final=frame.fin and not truncated)
+                        if fin and opcode is Opcode.TEXT and not truncated:
+                            text = data.decode()  # a whole message in one frame (most of them)
+                        else:
+                            text = decoder.decode(data, final=fin and not truncated)
                     except UnicodeDecodeError as exc:
                         self.error(
                             half,
@@ -498,25 +646,14 @@ class _Connection:
                         decoder.reset()
                     if truncated:
                         decoder.reset()
-                if frame.fin:
+                if fin:
+                    if opcode is not Opcode.TEXT:  # (a whole text frame left it untouched)
+                        decoder.reset()
                     message = None
-                    decoder.reset()
             record = FrameRecord(
-                self.now,
-                direction,
-                opcode,
-                frame.fin,
-                mask,
-                length,
-                header_length,
-                payload,
-                text,
-                close_code,
-                close_reason,
-                self.packet,
-                (frame.rsv1 << 2) | (frame.rsv2 << 1) | frame.rsv3,
-                inflated,
-            )
+                self.now, direction, opcode, fin, masked, length, header_length, payload, text,
+                close_code, close_reason, self.packet, rsv >> 4, inflated, violations,
+            )  # fmt: skip
             self.payload_bytes += length
             self.framing_bytes += header_length
             if keep:
