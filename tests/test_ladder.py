@@ -463,3 +463,17 @@ def test_long_close_labels_stay_between_the_lanes() -> None:
     assert lane_overruns(ax) == []
     full = [r.label for r in ladder_rows(long_close) if r.label.startswith("CLOSE")]
     assert set(full) <= set(texts(ax))  # one ladder, 8.5 inches wide: room enough, nothing cut
+
+
+def test_a_reserved_opcode_frame_is_drawn_and_flagged() -> None:
+    # The dissector keeps frames that break the RFC (a reserved opcode here) and flags them.
+    @dataclass(frozen=True)
+    class Flagged(FrameRecord):
+        violations: tuple[str, ...] = ("reserved opcode 0x3",)
+
+    frame = Flagged(0.1, "c2s", 0x3, True, True, 2, 6, b"??", None)  # type: ignore[arg-type]
+    conv = Conversation(Endpoint("127.0.0.1", 50000), Endpoint("127.0.0.1", 8765), 1, [],
+                        None, None, [frame])  # fmt: skip
+    rows = ladder_rows(conv)
+    labels = [row.label for row in rows if "0x3" in row.label]
+    assert labels and "breaks RFC 6455" in labels[0]

@@ -133,8 +133,11 @@ def _preview(payload: bytes, text: str | None, limit: int = PREVIEW_CHARS) -> st
 
 def _frame_label(frame: Any) -> tuple[str, str]:
     """(kind, label) of one frame: opcode, preview, close code, FIN, length and mask (§5.2)."""
-    opcode = Opcode(frame.opcode)
-    parts = [opcode.name]
+    try:
+        opcode: Opcode | int = Opcode(frame.opcode)
+    except ValueError:  # a reserved opcode (RFC 6455 §5.2): the dissector shows it, flagged
+        opcode = int(frame.opcode)
+    parts = [opcode.name if isinstance(opcode, Opcode) else f"0x{opcode:X}"]
     if opcode is Opcode.CLOSE:
         code = getattr(frame, "close_code", None)
         reason = getattr(frame, "close_reason", None)
@@ -160,7 +163,9 @@ def _frame_label(frame: Any) -> tuple[str, str]:
         details.append("FIN=0")
     if frame.masked:
         details.append("masked")
-    kind = "control" if opcode.is_control else "data"
+    if getattr(frame, "violations", ()):
+        details.append("breaks RFC 6455")
+    kind = "control" if opcode & 0x8 else "data"  # opcodes 0x8-0xF are control frames (§5.5)
     return kind, " ".join(parts) + "  (" + ", ".join(details) + ")"
 
 
