@@ -17,6 +17,7 @@ import websockets.sync.server
 
 import wslib
 from wslib.handshake import Request, accept
+from wslib.lab.rawserver import RawServer
 from wslib.protocol import SEND_EOF, BinaryMessage, Connection, Side, State, TextMessage
 from wslib.streams import StreamReader
 
@@ -81,97 +82,65 @@ def websockets_client(url: str) -> None:
             pass
 
 
-class BrokenEchoServer:
+class BrokenEchoServer(RawServer):
     """An echo server with one defect: it echoes text messages as *binary* ones.
 
     Built on wslib's sans-I/O :class:`~wslib.protocol.Connection` over raw sockets, so that
     everything else (pings, closing, errors) is wslib's behaviour.
     """
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.acceptor = threading.Thread(target=self._accept_loop, name="broken-acceptor")
-        self.acceptor.start()
+    name = "broken"
 
-    def _accept_loop(self) -> None:
-        while not self.stop.is_set():
+    def handle(self, sock: socket.socket) -> None:
+        reader = StreamReader()
+        parser = Request.parse(reader.read_line)
+        next(parser)
+        request = None
+        while request is None and not self.stop.is_set():
             try:
-                sock, _ = self.listener.accept()
+                data = sock.recv(65536)
             except TimeoutError:
                 continue
-            thread = threading.Thread(target=self._serve, args=(sock,), name="broken-conn")
-            self.threads.append(thread)
-            thread.start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        with sock:
-            sock.settimeout(0.1)
-            reader = StreamReader()
-            parser = Request.parse(reader.read_line)
-            next(parser)
-            request = None
-            while request is None and not self.stop.is_set():
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                if not data:
-                    return
-                reader.feed_data(data)
-                try:
-                    parser.send(None)
-                except StopIteration as done:
-                    request = done.value
-            if request is None:
+            if not data:
                 return
-            sock.sendall(accept(request).serialize())
-            conn = Connection(Side.SERVER, max_size=MAX_SIZE)
-            if reader.buffer:
-                conn.receive_data(bytes(reader.buffer))
-            while not self.stop.is_set():
-                for event in conn.events_received():
-                    if conn.state is not State.OPEN:
-                        continue  # no data frames after a close frame (RFC 6455 §5.5.1)
-                    if isinstance(event, TextMessage):
-                        conn.send_binary(event.data.encode())  # the defect: text as binary
-                    elif isinstance(event, BinaryMessage):
-                        conn.send_binary(event.data)
-                for out in conn.data_to_send():
-                    try:
-                        if out == SEND_EOF:
-                            sock.shutdown(socket.SHUT_WR)
-                        else:
-                            sock.sendall(out)
-                    except OSError:  # the peer is gone already
-                        return
+            reader.feed_data(data)
+            try:
+                parser.send(None)
+            except StopIteration as done:
+                request = done.value
+        if request is None:
+            return
+        sock.sendall(accept(request).serialize())
+        conn = Connection(Side.SERVER, max_size=MAX_SIZE)
+        if reader.buffer:
+            conn.receive_data(bytes(reader.buffer))
+        while not self.stop.is_set():
+            for event in conn.events_received():
+                if conn.state is not State.OPEN:
+                    continue  # no data frames after a close frame (RFC 6455 §5.5.1)
+                if isinstance(event, TextMessage):
+                    conn.send_binary(event.data.encode())  # the defect: text as binary
+                elif isinstance(event, BinaryMessage):
+                    conn.send_binary(event.data)
+            for out in conn.data_to_send():
                 try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    data = b""
-                if data:
-                    conn.receive_data(data)
-                else:
-                    conn.receive_eof()
-                    for out in conn.data_to_send():
-                        if out:
-                            sock.sendall(out)
+                    if out == SEND_EOF:
+                        sock.shutdown(socket.SHUT_WR)
+                    else:
+                        sock.sendall(out)
+                except OSError:  # the peer is gone already
                     return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.acceptor.join(2)
-        self.listener.close()
-        for thread in self.threads:
-            thread.join(2)
-
-    def __enter__(self) -> BrokenEchoServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                data = b""
+            if data:
+                conn.receive_data(data)
+            else:
+                conn.receive_eof()
+                for out in conn.data_to_send():
+                    if out:
+                        sock.sendall(out)
+                return

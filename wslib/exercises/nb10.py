@@ -15,15 +15,14 @@ joins every thread it started.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from types import TracebackType
 from typing import Any
 
 from ..exceptions import InvalidRequest, ProtocolError
 from ..frames import Close, CloseCode, Frame, Opcode
 from ..handshake import Request, accept, reject
+from ..lab.rawserver import TICK, RawServer
 from ..streams import StreamReader
 from . import Wrong, exercise
 
@@ -36,8 +35,7 @@ Answer = Callable[[Frame], Sequence[Frame]]
 #: The category of the suite that ``10.ping-pong`` runs.
 PING_PONG = "ping/pong"
 
-#: How often the threads look at the stop flag, and the most a handshake may take, in seconds.
-TICK = 0.1
+#: The most a handshake may take, in seconds.
 OPEN_TIMEOUT = 5.0
 
 
@@ -54,7 +52,7 @@ def _frames(reader: StreamReader, out: list[Frame], max_size: int) -> Generator[
         out.append((yield from Frame.parse(reader.read_exact, mask=True, max_size=max_size)))
 
 
-class TinyServer:
+class TinyServer(RawServer):
     """A frame-by-frame echo server on 127.0.0.1 whose answers to frames are ``answer``'s.
 
     It does what ``answer`` cannot get wrong: the opening handshake (RFC 6455 §4.2), parsing and
@@ -65,33 +63,13 @@ class TinyServer:
     ``errors`` collects what ``answer`` raised (the connection then closes with 1011).
     """
 
+    name = "tiny"
+
     def __init__(self, answer: Answer, *, max_size: int = 1 << 20) -> None:
         self.answer = answer
         self.max_size = max_size
         self.errors: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(TICK)
-        self.port: int = self.listener.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self.port}/"
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads: list[threading.Thread] = []
-        self.acceptor = threading.Thread(target=self._accept_loop, name="tiny-acceptor")
-        self.acceptor.start()
-
-    def _accept_loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                sock, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(sock,), name="tiny-conn")
-            with self.lock:
-                self.threads = [t for t in self.threads if t.is_alive()]
-                self.threads.append(thread)
-            thread.start()
+        super().__init__()
 
     def _recv(self, sock: socket.socket, deadline: float) -> bytes | None:
         """What arrives before ``deadline`` (b"" at the end of TCP), None if nothing did."""
@@ -138,75 +116,52 @@ class TinyServer:
         while (data := self._recv(sock, deadline)) is not None and data:
             pass  # read and drop until the peer ends TCP too, or a second passes
 
-    def _serve(self, sock: socket.socket) -> None:
-        with sock:
-            sock.settimeout(TICK)
-            reader = StreamReader()
-            if not self._handshake(sock, reader):
-                return
-            received: list[Frame] = []
-            parser = _frames(reader, received, self.max_size)  # started by its first send()
-            while not self.stop.is_set():
-                error: ProtocolError | None = None
-                try:
-                    parser.send(None)  # parse what the reader holds: none, one or more frames
-                except ProtocolError as exc:
-                    error = exc
-                except (EOFError, StopIteration):
-                    return  # TCP ended, in a frame or between frames: nothing to answer
-                for frame in received:  # frames before an error are answered first
-                    if frame.opcode is Opcode.CLOSE:
-                        try:
-                            close = Close.parse(frame.payload)
-                        except ProtocolError as exc:
-                            self._close(sock, Close(exc.close_code, ""))
-                            return
-                        # §5.5.1: the answer usually echoes the status code it received.
-                        self._close(sock, close)
-                        return
+    def handle(self, sock: socket.socket) -> None:
+        reader = StreamReader()
+        if not self._handshake(sock, reader):
+            return
+        received: list[Frame] = []
+        parser = _frames(reader, received, self.max_size)  # started by its first send()
+        while not self.stop.is_set():
+            error: ProtocolError | None = None
+            try:
+                parser.send(None)  # parse what the reader holds: none, one or more frames
+            except ProtocolError as exc:
+                error = exc
+            except (EOFError, StopIteration):
+                return  # TCP ended, in a frame or between frames: nothing to answer
+            for frame in received:  # frames before an error are answered first
+                if frame.opcode is Opcode.CLOSE:
                     try:
-                        replies = list(self.answer(frame))
-                        out = b"".join(reply.serialize(mask=False) for reply in replies)
-                    except Exception as exc:  # the learner's code failed: 1011, and say why
-                        self.errors.append(f"{type(exc).__name__}: {exc} (for {frame})")
-                        self._close(sock, Close(CloseCode.INTERNAL_ERROR, ""))
+                        close = Close.parse(frame.payload)
+                    except ProtocolError as exc:
+                        self._close(sock, Close(exc.close_code, ""))
                         return
-                    try:
-                        sock.sendall(out)
-                    except OSError:
-                        return
-                received.clear()
-                if error is not None:
-                    self._close(sock, Close(error.close_code, ""))
+                    # §5.5.1: the answer usually echoes the status code it received.
+                    self._close(sock, close)
                     return
-                data = self._recv(sock, time.monotonic() + TICK)
-                if data is None:
-                    continue
-                if data:
-                    reader.feed_data(data)
-                else:
-                    reader.feed_eof()
-
-    def close(self) -> None:
-        """Stop accepting, end every connection thread, close the listening socket."""
-        self.stop.set()
-        self.acceptor.join(2)
-        self.listener.close()
-        with self.lock:
-            threads = list(self.threads)
-        for thread in threads:
-            thread.join(2)
-
-    def __enter__(self) -> TinyServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+                try:
+                    replies = list(self.answer(frame))
+                    out = b"".join(reply.serialize(mask=False) for reply in replies)
+                except Exception as exc:  # the learner's code failed: 1011, and say why
+                    self.errors.append(f"{type(exc).__name__}: {exc} (for {frame})")
+                    self._close(sock, Close(CloseCode.INTERNAL_ERROR, ""))
+                    return
+                try:
+                    sock.sendall(out)
+                except OSError:
+                    return
+            received.clear()
+            if error is not None:
+                self._close(sock, Close(error.close_code, ""))
+                return
+            data = self._recv(sock, time.monotonic() + TICK)
+            if data is None:
+                continue
+            if data:
+                reader.feed_data(data)
+            else:
+                reader.feed_eof()
 
 
 def run_ping_pong(answer: Answer, *, workers: int = 8) -> tuple[Any, list[str]]:

@@ -25,14 +25,12 @@ import base64
 import hashlib
 import socket
 import struct
-import threading
-from types import TracebackType
+
+from .rawserver import RawServer
 
 __all__ = ["ArticleServer", "article_accept", "article_decode", "article_encode"]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-#: How often the threads look at the stop flag (their sockets' timeout), in seconds.
-TICK = 0.1
 
 
 def article_headers(request: bytes) -> dict[str, str]:
@@ -70,89 +68,28 @@ def article_encode(data: bytes) -> bytes:
     return header + data
 
 
-class ArticleServer:
+class ArticleServer(RawServer):
     """The article's server on a free 127.0.0.1 port; :meth:`close` stops every thread.
 
     ``crashes`` collects the exceptions that killed connection threads (a missing
     ``Sec-WebSocket-Key`` raises ``KeyError``, as in the article).
     """
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(TICK)
-        self.port: int = self.listener.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self.port}/"
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.crashes: list[Exception] = []
-        self.lock = threading.Lock()
-        self.acceptor = threading.Thread(target=self._accept_loop, name="article-acceptor")
-        self.acceptor.start()
+    name = "article"
 
-    def _accept_loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(TICK)
-            thread = threading.Thread(target=self._run_one, args=(conn,), name="article-conn")
-            with self.lock:
-                self.threads = [t for t in self.threads if t.is_alive()]
-                self.threads.append(thread)
-            thread.start()
-
-    def _recv(self, conn: socket.socket, n: int) -> bytes:
-        while not self.stop.is_set():
-            try:
-                return conn.recv(n)
-            except TimeoutError:
-                continue
-            except OSError:
-                return b""
-        return b""
-
-    def _run_one(self, conn: socket.socket) -> None:
-        try:
-            headers = article_headers(self._recv(conn, 1024))
-            response = (
-                "HTTP/1.1 101 Switching Protocols\r\n"
-                "Upgrade: websocket\r\n"
-                "Connection: Upgrade\r\n"
-                f"Sec-WebSocket-Accept: {article_accept(headers['Sec-WebSocket-Key'])}\r\n"
-                f"WebSocket-Location: ws://{headers['Host']}/\r\n"
-                "\r\n"
-            )
-            conn.sendall(response.encode())
-            while True:
-                raw = self._recv(conn, 1024)  # one recv() = one frame, the article assumes
-                if not raw:
-                    break
-                conn.sendall(article_encode(article_decode(raw)))
-        except Exception as exc:  # the article's thread died here, with a traceback
-            self.crashes.append(exc)
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        """Stop accepting, end every connection thread, close the listening socket."""
-        self.stop.set()
-        self.acceptor.join(2)
-        self.listener.close()
-        with self.lock:
-            threads = list(self.threads)
-        for thread in threads:
-            thread.join(2)
-
-    def __enter__(self) -> ArticleServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def handle(self, sock: socket.socket) -> None:
+        headers = article_headers(self.recv(sock, 1024))
+        response = (
+            "HTTP/1.1 101 Switching Protocols\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {article_accept(headers['Sec-WebSocket-Key'])}\r\n"
+            f"WebSocket-Location: ws://{headers['Host']}/\r\n"
+            "\r\n"
+        )
+        sock.sendall(response.encode())
+        while True:
+            raw = self.recv(sock, 1024)  # one recv() = one frame, the article assumes
+            if not raw:
+                break
+            sock.sendall(article_encode(article_decode(raw)))
