@@ -21,7 +21,7 @@ The package has three layers, and imports only point down (a test checks it):
    matplotlib, which ``import wslib`` does not): live capture (:mod:`wslib.lab.capture`), the
    dissector of capture files (:mod:`wslib.lab.dissect`, ``python -m wslib.dump FILE.pcap``),
    ladder diagrams (:mod:`wslib.lab.ladder`), the polling experiment (:mod:`wslib.lab.polling`),
-   nginx in front (:mod:`wslib.lab.proxy`), the shipped captures (:mod:`wslib.lab.recordings`) and
+   nginx in front (:mod:`wslib.lab.proxy`), the shipped captures (:mod:`wslib.lab.recordings`),
    what this machine can do (:mod:`wslib.lab.tools`), the conformance suite
    (:mod:`wslib.lab.conformance`, ``python -m wslib.conformance URL``) and the article's naive
    server to run it against (:mod:`wslib.lab.article`). :mod:`wslib.exercises` checks the
