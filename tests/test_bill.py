@@ -31,7 +31,7 @@ def test_the_echo_capture_splits_into_four_kinds_that_add_up() -> None:
 
 
 def test_plain_http_has_no_framing_and_its_bodies_are_payload() -> None:
-    costs, packets = bill_of("http10-123-456.pcap")
+    costs, _packets = bill_of("http10-123-456.pcap")
     assert costs.framing == 0
     assert costs.payload == 12  # "123" and "456", each in a request and a response
     assert costs.as_dict()["bytes in all"] == costs.total

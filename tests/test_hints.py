@@ -1,4 +1,4 @@
-"""The hints of notebooks 00, 01, 03, 04, 05 and 07 name the learner's mistake without giving the answer."""
+"""The hints of notebooks 00, 01, 03, 04, 05 and 07 name the mistake without giving the answer."""
 
 from __future__ import annotations
 
