@@ -6,9 +6,10 @@ Run it from the repository root::
     .venv/bin/python benchmarks/bench_server.py --quick          # under 15 s, noisier
     .venv/bin/python benchmarks/bench_server.py --json out.json  # also save the measurements
 
-It prints two tables and checks the target of issue #4: wslib at least 1.0x the round trips per
-second of websockets' threaded server at every message size. Speed is never asserted in the
-tests: a slow machine prints "MISSED", it does not fail.
+It prints two tables: the measurements of both servers side by side, and the ratio
+``wslib / websockets`` next to them (above 1: wslib did more round trips per second, or took
+more memory per connection). Speed is never asserted, here or in the tests: these are
+measurements on one machine at one moment, to compare, not targets to meet.
 
 Notebook 04 loads this file with :mod:`importlib` (it is not a package) and calls
 ``run(quick=True, connections=100)``, so the notebook and the script measure the same code.
@@ -376,57 +377,47 @@ def lookup(results: list[Result], impl: str, size: int) -> Result:
     raise KeyError((impl, size))
 
 
+def ratio(results: list[Result], size: int, key: str = "per_s") -> float:
+    """wslib's measurement divided by websockets' (round trips per second by default)."""
+    return float(lookup(results, "wslib", size)[key] / lookup(results, "websockets", size)[key])
+
+
 def format_table(results: list[Result]) -> str:
+    """Both servers side by side, with the ratio wslib / websockets after each measurement."""
+    ours, theirs = (LABELS[impl] for impl in IMPLEMENTATIONS)
     lines = [
-        "echo round trips, one connection, binary messages",
-        f"{'size':>8}  {'server':<24} {'round trips/s':>13} {'p50 µs':>9} {'p99 µs':>9} "
-        f"{'MB/s':>8}",
+        "echo round trips, one connection, binary messages "
+        f"(A = {ours}, B = {theirs}, A/B: their ratio)",
+        f"{'size':>8}  {'round trips/s A':>15} {'B':>9} {'A/B':>5}   {'p50 µs A':>9} {'B':>7} "
+        f"{'A/B':>5}   {'p99 µs A':>9} {'B':>7} {'A/B':>5}",
     ]
     for size in SIZES:
-        for impl in IMPLEMENTATIONS:
-            r = lookup(results, impl, size)
-            lines.append(
-                f"{size_label(size):>8}  {LABELS[impl]:<24} {r['per_s']:>13,.0f} "
-                f"{r['p50_us']:>9,.0f} {r['p99_us']:>9,.0f} {r['mb_per_s']:>8,.1f}"
-            )
+        a, b = lookup(results, "wslib", size), lookup(results, "websockets", size)
+        lines.append(
+            f"{size_label(size):>8}  {a['per_s']:>15,.0f} {b['per_s']:>9,.0f} "
+            f"{a['per_s'] / b['per_s']:>5.2f}   {a['p50_us']:>9,.0f} {b['p50_us']:>7,.0f} "
+            f"{a['p50_us'] / b['p50_us']:>5.2f}   {a['p99_us']:>9,.0f} {b['p99_us']:>7,.0f} "
+            f"{a['p99_us'] / b['p99_us']:>5.2f}"
+        )
     lines.append("")
     lines.append("concurrent connections, one echo each")
     lines.append(
         f"{'server':<24} {'connections':>11} {'echoed':>7} {'open s':>7} {'echo s':>7} "
         f"{'KiB/conn':>9}"
     )
-    for r in results:
-        if r["kind"] == "concurrent":
-            lines.append(
-                f"{LABELS[r['impl']]:<24} {r['connections']:>11,} {r['ok']:>7,} "
-                f"{r['open_s']:>7.2f} {r['echo_s']:>7.2f} {r['kib_per_connection']:>9.0f}"
-            )
+    concurrent = {r["impl"]: r for r in results if r["kind"] == "concurrent"}
+    for r in concurrent.values():
+        lines.append(
+            f"{LABELS[r['impl']]:<24} {r['connections']:>11,} {r['ok']:>7,} "
+            f"{r['open_s']:>7.2f} {r['echo_s']:>7.2f} {r['kib_per_connection']:>9.0f}"
+        )
+    if set(concurrent) == set(IMPLEMENTATIONS) and concurrent["websockets"]["kib_per_connection"]:
+        mem = (
+            concurrent["wslib"]["kib_per_connection"]
+            / concurrent["websockets"]["kib_per_connection"]
+        )
+        lines.append(f"{'A/B':<24} {'':>11} {'':>7} {'':>7} {'':>7} {mem:>9.2f}")
     return "\n".join(lines)
-
-
-def check_targets(results: list[Result]) -> list[tuple[str, float, float, bool]]:
-    """(target, measured, threshold, met): wslib at least 1.0x websockets at every size."""
-    checks = []
-    for size in SIZES:
-        wslib, websockets = lookup(results, "wslib", size), lookup(results, "websockets", size)
-        ratio = wslib["per_s"] / websockets["per_s"]
-        target = f"wslib ≥ 1.0x websockets' sync server, {size_label(size)}"
-        checks.append((target, ratio, 1.0, ratio >= 1.0))
-    for r in results:
-        if r["kind"] == "concurrent":
-            rate = r["ok"] / r["connections"]
-            target = f"{LABELS[r['impl']]}: every one of {r['connections']:,} echoes"
-            checks.append((target, rate, 1.0, rate == 1))
-    return checks
-
-
-def format_checks(checks: list[tuple[str, float, float, bool]]) -> str:
-    return "\n".join(
-        f"{'met   ' if met else 'MISSED'} {target}: {measured:.2f}x (target {threshold:.1f}x)"
-        if "every one" not in target
-        else f"{'met   ' if met else 'MISSED'} {target}: {measured:.0%}"
-        for target, measured, threshold, met in checks
-    )
 
 
 def main() -> None:
@@ -442,8 +433,6 @@ def main() -> None:
     start = time.perf_counter()
     results = run(quick=args.quick, connections=args.connections)
     print(format_table(results))
-    print()
-    print(format_checks(check_targets(results)))
     print(f"\n({time.perf_counter() - start:.1f} s, Python {sys.version.split()[0]})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

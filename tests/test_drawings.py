@@ -343,3 +343,58 @@ def test_size_labels() -> None:
         "1 MiB",
         "1536 B",
     ]
+
+
+# --- notebooks 04, 05 and 07 ----------------------------------------------------------------------
+
+
+def test_outcome_colours_are_not_a_red_green_pair() -> None:
+    ok, bad = (drawings.OUTCOME_COLOURS[k] for k in (True, False))
+    # told apart by hue (blue against orange) and not only by colour: ✔ and ✘ in the text
+    assert ok[2] > ok[0] and bad[0] > bad[2]
+    for colours in (drawings.BILL_COLOURS, drawings.STRATEGY_COLOURS):
+        assert len(set(map(str, colours.values()))) == len(colours)
+    assert set(drawings.STRATEGY_COLOURS.values()) <= set(drawings.PALETTE.values())
+    assert set(drawings.CYCLE) <= set(drawings.PALETTE.values())
+
+
+def test_use_palette_sets_the_default_colours() -> None:
+    before = plt.rcParams["axes.prop_cycle"]
+    try:
+        drawings.use_palette()
+        (line,) = plt.subplots()[1].plot([0, 1])
+        assert line.get_color() == drawings.CYCLE[0]
+    finally:
+        plt.rcParams["axes.prop_cycle"] = before
+
+
+def test_outcomes_grid_keeps_each_text_in_its_cell() -> None:
+    long = "got a text frame b'are you there?' and nothing else for a long while, " * 3
+    outcomes = {
+        "article's server": {"ping": (long, False), "close frame": ("nothing", False)},
+        "wslib.serve": {"ping": ("got a pong frame", True), "close frame": ("close", True)},
+    }
+    ax = drawings.draw_outcomes(outcomes, "two inputs, two servers")
+    save(ax.figure, "outcomes.png")  # type: ignore[arg-type]
+    assert overlapping(ax) == []
+    shown = texts(ax)
+    assert sum(t.startswith("✔") for t in shown) == 2
+    assert sum(t.startswith("✘") for t in shown) == 2
+    assert all(t.count("\n") <= 2 for t in shown)  # at most three lines per cell
+    for text, box in boxes(ax):
+        x, y = text.get_position()
+        cell = ax.transData.transform([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)])
+        assert cell[:, 0].min() <= box.x0 and box.x1 <= cell[:, 0].max(), text.get_text()
+
+
+def test_ratios_write_every_measurement_beside_its_bar() -> None:
+    rows = [("16 B", 12000.0, 10000.0), ("1 MiB", 40.0, 400.0)]
+    ax = drawings.draw_ratios(rows, ("wslib.serve", "websockets"))
+    save(ax.figure, "ratios.png")  # type: ignore[arg-type]
+    shown = texts(ax)
+    assert "1.20×" in shown and "0.10×" in shown
+    assert "12,000 vs 10,000" in shown and "40 vs 400" in shown
+    assert ax.get_xscale() == "linear"
+    assert overlapping(ax) == []
+    widths = sorted(p.get_width() for p in ax.patches)
+    assert widths == pytest.approx([0.1, 1.2])

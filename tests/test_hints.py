@@ -1,4 +1,4 @@
-"""The hints of notebooks 00, 01, 02 and 03 name the learner's mistake without giving the answer."""
+"""The hints of notebooks 00-05 and 07 name the learner's mistake without giving the answer."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def hint(name: str, answer: Any) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("notebook", ["00", "01", "02", "03"])
+@pytest.mark.parametrize("notebook", ["00", "01", "02", "03", "04", "05", "07"])
 def test_hints_do_not_give_the_answer(notebook: str) -> None:
     answers = wrong_answers(notebook)
     assert answers
@@ -114,3 +114,21 @@ def test_spot_error_says_when_a_good_frame_is_refused() -> None:
     text = hint("02.spot-error", refuses_everything)
     assert "SPOT_THE_ERROR[0]" in text and "nothing wrong" in text
     assert checks._CASES[0][1] is None
+
+
+def test_handshakes_hint_fits_a_websocket_without_a_connection() -> None:
+    # websocket=0 used to get the generic "does this strategy close the connection?" hint
+    def none_for_websocket(strategy: str, polls: int) -> int:
+        return {"short": polls + 1, "websocket": 0}.get(strategy, 1)
+
+    text = hint("07.handshakes", none_for_websocket)
+    assert "0 connections" in text and "TCP" in text
+    assert "close the connection" not in text
+
+
+def test_handshakes_hint_names_a_connection_per_keepalive_request() -> None:
+    def per_request(strategy: str, polls: int) -> int:
+        return 1 if strategy == "websocket" else polls + 1
+
+    text = hint("07.handshakes", per_request)
+    assert "keepalive" in text and "every request" in text

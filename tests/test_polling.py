@@ -157,12 +157,42 @@ def test_bytes_split_adds_up(captured: tuple[Run, list[Measurement]]) -> None:
             )
             assert m.framing == 0 and m.payload == bodies, m.label
         if m.strategy == "websocket":
-            assert m.framing == sum(c.framing_bytes for c in mine) > 0
+            # frame headers, and the close frames' codes (wslib.lab.bill: control frames)
+            closes = sum(f.length for c in mine for f in c.frames if f.opcode.is_control)
+            assert m.framing == sum(c.framing_bytes for c in mine) + closes > 0
         if m.strategy == "sse":
             assert m.framing > 0  # "id:", "event:", "data:" and the empty lines
     plain = by_label(measurements, f"keepalive-{INTERVAL:g}s")
     browser = by_label(measurements, f"keepalive-browser-{INTERVAL:g}s")
     assert browser.http > plain.http + 500 * (browser.requests - 1)  # ~700 B more per request
+
+
+@needs_privileges
+@pytest.mark.timeout(30)
+def test_a_request_head_and_its_body_leave_in_one_segment(
+    captured: tuple[Run, list[Measurement]],
+) -> None:
+    # http.client writes a POST's head and body separately: two segments where a browser sends
+    # one, an extra packet counted against polling. Every submission must arrive whole.
+    from scapy.layers.inet import TCP
+
+    posts = [bytes(p[TCP].payload) for p in captured[0].packets if TCP in p]
+    posts = [data for data in posts if data.startswith(b"POST ")]
+    assert len(posts) == 5  # one submission per HTTP configuration
+    for data in posts:
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        assert length > 0 and len(body) == length, data
+
+
+def test_run_reports_its_progress() -> None:
+    calls: list[tuple[float, int, int]] = []
+    configs = [Config("long", job=Job(steps=2, mean_gap=0.6, seed=3), tasks=1)]
+    result = run(configs, 0.0, captured=False, progress=lambda *a: calls.append(a))
+    assert result.errors == []
+    assert calls, "no progress reported during a run of about a second"
+    assert all(total == 1 and 0 <= running <= 1 and t >= 0 for t, running, total in calls)
+    assert [t for t, _, _ in calls] == sorted(t for t, _, _ in calls)
 
 
 @needs_privileges

@@ -55,6 +55,16 @@ def handshakes_upgrade_twice(strategy: str, polls: int) -> int:
     return {"short": polls + 1, "websocket": 2}.get(strategy, 1)
 
 
+def handshakes_websocket_needs_none(strategy: str, polls: int) -> int:
+    """Thinks a WebSocket, once "upgraded", needs no TCP connection (or handshake) of its own."""
+    return {"short": polls + 1, "websocket": 0}.get(strategy, 1)
+
+
+def handshakes_keepalive_per_poll(strategy: str, polls: int) -> int:
+    """Right for short polling and WebSocket, but a new connection per keep-alive request."""
+    return 1 if strategy == "websocket" else polls + 1
+
+
 SOLUTIONS: dict[str, Any] = {
     "07.predict-bytes": predict_bytes,
     "07.handshakes": handshakes,
@@ -66,5 +76,7 @@ WRONG_ANSWERS: dict[str, list[Any]] = {
         handshakes_forgets_submission,
         handshakes_per_request,
         handshakes_upgrade_twice,
+        handshakes_websocket_needs_none,
+        handshakes_keepalive_per_poll,
     ],
 }

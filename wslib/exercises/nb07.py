@@ -83,6 +83,18 @@ def check_handshakes(answer: Any) -> None:
             got = answer(strategy, polls)
             if got == expected:
                 continue
+            if got == 0:
+                raise Wrong(
+                    f"{strategy}: you said 0 connections, as if no TCP handshake were needed. "
+                    "Every strategy here talks over TCP; the WebSocket upgrade is an HTTP "
+                    "request, and it travels on a TCP connection like any other."
+                )
+            if strategy in ("keepalive", "long", "sse") and got == polls + 1:
+                raise Wrong(
+                    f"{strategy}: you counted a new connection for every request. HTTP/1.1 "
+                    "keeps a connection open for the next request unless one side closes it "
+                    "(RFC 9112 §9.3): is there a reason this client's connection would close?"
+                )
             if strategy == "short" and got == polls:
                 raise Wrong(
                     "short polling: the submission (POST) is an HTTP/1.0 request too, on its own "

@@ -42,16 +42,22 @@ from matplotlib.text import Text
 from ..protocol import Event, State
 
 __all__ = [
+    "BILL_COLOURS",
     "COLOURS",
+    "CYCLE",
     "FRAME_COLOURS",
     "IMPLEMENTATION_STYLES",
+    "OUTCOME_COLOURS",
     "PALETTE",
     "STATE_COLOURS",
+    "STRATEGY_COLOURS",
     "Call",
     "Delivery",
     "FrameField",
     "draw_frame",
+    "draw_outcomes",
     "draw_polling",
+    "draw_ratios",
     "draw_run",
     "draw_states",
     "draw_throughput",
@@ -59,6 +65,7 @@ __all__ = [
     "short",
     "size_label",
     "tint",
+    "use_palette",
 ]
 
 # --- the palette --------------------------------------------------------------------------------
@@ -629,3 +636,136 @@ def draw_throughput(
     )
     fig.suptitle(title)
     return fig
+
+
+# --- notebooks 04, 05 and 07: outcomes, comparisons, strategies -----------------------------------
+
+#: Every plot's default colours (``plt.plot`` without ``color=``): the palette, black and grey last.
+CYCLE = [
+    PALETTE[name]
+    for name in ("blue", "orange", "sky blue", "vermillion", "bluish green", "reddish purple")
+]
+
+#: The background of a trial's outcome: what the RFC asks for, or not. Blue against orange, and
+#: the cells carry ✔ or ✘ too: never told apart by colour alone.
+OUTCOME_COLOURS: dict[bool, Any] = {
+    True: tint(PALETTE["sky blue"], 0.55),
+    False: tint(PALETTE["orange"], 0.45),
+}
+
+#: The four kinds of bytes of :mod:`wslib.lab.bill`, by attribute.
+BILL_COLOURS = {
+    "tcpip": tint(PALETTE["grey"], 0.35),
+    "http": COLOURS["http"],
+    "framing": PALETTE["sky blue"],
+    "payload": PALETTE["orange"],
+}
+
+#: The five strategies of notebook 07: the two polling ones warm, the pushing ones cool.
+STRATEGY_COLOURS = {
+    "short": PALETTE["vermillion"],
+    "keepalive": PALETTE["orange"],
+    "long": PALETTE["reddish purple"],
+    "sse": PALETTE["sky blue"],
+    "websocket": PALETTE["blue"],
+}
+
+
+def use_palette() -> None:
+    """Make :data:`CYCLE` matplotlib's default colours (call it once, at a notebook's start)."""
+    from cycler import cycler
+
+    plt.rcParams["axes.prop_cycle"] = cycler(color=CYCLE)
+
+
+def draw_outcomes(
+    outcomes: dict[str, dict[str, tuple[str, bool]]],
+    title: str,
+    *,
+    width: int = 32,
+    ax: Axes | None = None,
+) -> Axes:
+    """A grid of trials: a column per server, a row per input, each cell what happened.
+
+    ``outcomes[server][trial] = (what happened, whether it is what RFC 6455 asks for)``. A cell
+    is tinted by :data:`OUTCOME_COLOURS` and starts with ✔ or ✘; its text is wrapped to
+    ``width`` characters and shortened to three lines, so that it stays inside its cell.
+    """
+    import textwrap
+
+    servers = list(outcomes)
+    rows = list(next(iter(outcomes.values()))) if outcomes else []
+    if ax is None:
+        _fig, ax = plt.subplots(
+            figsize=(3 + 3 * len(servers), 0.85 * len(rows) + 1.2), layout="constrained"
+        )
+    for col, server in enumerate(servers):
+        for row, trial in enumerate(rows):
+            what, ok = outcomes[server][trial]
+            ax.add_patch(
+                Rectangle((col, row), 1, 1, facecolor=OUTCOME_COLOURS[ok], edgecolor="white", lw=2)
+            )
+            lines = textwrap.wrap(("✔ " if ok else "✘ ") + what, width)
+            if len(lines) > 3:
+                lines = [*lines[:2], textwrap.shorten(" ".join(lines[2:]), width, placeholder="…")]
+            ax.text(col + 0.5, row + 0.5, "\n".join(lines), ha="center", va="center", fontsize=8)
+    ax.set_xlim(0, len(servers))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([c + 0.5 for c in range(len(servers))], servers)
+    ax.set_yticks([r + 0.5 for r in range(len(rows))], rows)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def draw_ratios(
+    rows: Sequence[tuple[str, float, float]],
+    names: tuple[str, str],
+    *,
+    what: str = "round trips per second",
+    ax: Axes | None = None,
+) -> Axes:
+    """How A compares with B, one bar per row, on a linear axis where 1 means "the same".
+
+    ``rows``: (label, A's measurement, B's measurement). Each bar is A / B; a dashed line marks
+    1; the measurements themselves are written in a column right of the bars, so that no
+    number has to be read off a logarithmic axis.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(9, 0.7 * len(rows) + 1.6), layout="constrained")
+    ratios = [a / b for _, a, b in rows]
+    right = max(1.25, max(ratios, default=1.0) * 1.1)
+    for y, ((_label, a, b), ratio) in enumerate(zip(rows, ratios, strict=True)):
+        colour = COLOURS["websocket"] if ratio >= 1 else PALETTE["orange"]
+        ax.barh(y, ratio, height=0.55, color=colour)
+        ax.text(ratio + right * 0.01, y, f"{ratio:.2f}×", va="center", ha="left", fontsize=9)
+        ax.text(
+            1.02,
+            y,
+            f"{a:,.0f} vs {b:,.0f}",
+            va="center",
+            ha="left",
+            fontsize=9,
+            transform=ax.get_yaxis_transform(),
+        )
+    ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    ax.text(1.0, -0.75, "as many as B ", ha="right", va="center", fontsize=8)
+    ax.text(
+        1.02,
+        -0.75,
+        f"{what}:\nA vs B",
+        ha="left",
+        va="center",
+        fontsize=8,
+        transform=ax.get_yaxis_transform(),
+    )
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows])
+    ax.set_ylim(len(rows) - 0.5, -1.2)
+    ax.set_xlim(0, right * 1.08)
+    ax.set_xlabel(f"{what}, A / B  (A = {names[0]}, B = {names[1]})")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax

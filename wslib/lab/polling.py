@@ -31,9 +31,9 @@ capture and the shipped recording (``data/pcaps/polling-vs-websocket.pcap``):
 - each task state or event the server sends (``{"id":3,"progress":2,"of":10,"done":false}``)
   is found in the server-to-client bytes, at the time of the packet that carried it: that is
   when the client knows (on loopback the packet arrives when it is captured);
-- bytes on the wire are IP packets (the link layer's 14 bytes are left out: loopback has no
-  Ethernet) split into TCP/IP headers, HTTP heads, framing (WebSocket frame headers, SSE's
-  ``id:``/``data:`` lines) and payload (the JSON documents).
+- bytes on the wire are IP packets, split by :func:`wslib.lab.bill.bill` (the series' one byte
+  bill) into TCP/IP headers, HTTP heads, framing (WebSocket frame headers and control frames,
+  SSE's ``id:``/``data:`` lines) and payload (the JSON documents).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from .bill import bill
 from .scenario import Scenario
 from .tools import PCAP_DIR
 
@@ -441,7 +442,32 @@ class ClientLog:
             self.known.setdefault((seed, step), now)
 
 
-class _HTTP10Connection(http.client.HTTPConnection):
+class _OneWriteConnection(http.client.HTTPConnection):
+    """http.client, but a request's head and body leave in one write (one TCP segment).
+
+    ``HTTPConnection.request`` calls :meth:`send` twice for a request with a body: the head,
+    then the body. Two writes make two segments (and, with Nagle's algorithm and delayed ACKs,
+    a wait between them), which would count against polling a packet that a browser or curl
+    does not send. So :meth:`send` holds the head back until the body arrives.
+    """
+
+    _body_follows = False
+    _held = b""
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None) -> None:  # type: ignore[override]
+        self._body_follows = isinstance(body, bytes) and bool(body)
+        super().request(method, url, body=body, headers=headers or {})
+
+    def send(self, data: Any) -> None:
+        if self._body_follows and not self._held:
+            self._held = bytes(data)  # the head: wait for the body
+            return
+        if self._held:
+            data, self._held, self._body_follows = self._held + bytes(data), b"", False
+        super().send(data)
+
+
+class _HTTP10Connection(_OneWriteConnection):
     """http.client speaking HTTP/1.0: the server closes the connection after each answer."""
 
     _http_vsn = 10
@@ -474,7 +500,7 @@ class _Client:
         self.log = ClientLog()
         self.base = f"/{config.label}/tasks"
         self.headers = _headers(config, port)
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn: _OneWriteConnection | None = None
 
     def jobs(self) -> Iterable[Job]:
         n = 0
@@ -494,9 +520,7 @@ class _Client:
         if self.config.strategy == "short" or self.conn is None:
             if self.conn is not None:
                 self.conn.close()
-            cls = (
-                _HTTP10Connection if self.config.strategy == "short" else http.client.HTTPConnection
-            )
+            cls = _HTTP10Connection if self.config.strategy == "short" else _OneWriteConnection
             self.conn = cls("127.0.0.1", self.port, timeout=IO_TIMEOUT)
             self.log.connections += 1
         headers = dict(self.headers)
@@ -631,6 +655,7 @@ def run(
     *,
     captured: bool = True,
     timeout: float | None = None,
+    progress: Callable[[float, int, int], None] | None = None,
 ) -> Run:
     """Run every configuration at once, each against its own server, for ``duration`` seconds.
 
@@ -638,7 +663,9 @@ def run(
     ``captured=True`` the whole run is sniffed on loopback (raises
     :class:`wslib.lab.capture.CaptureUnavailable` without privileges). ``timeout`` (default:
     ``duration`` plus 4× the longest task's mean length plus 10 s) bounds the whole run; a
-    client still busy then is stopped and reported in :attr:`Run.errors`.
+    client still busy then is stopped and reported in :attr:`Run.errors`. ``progress``, if
+    given, is called about once a second while clients run, with the seconds since they
+    started, the clients still running and the number of clients.
     """
     from ..sync.server import serve
 
@@ -693,9 +720,14 @@ def run(
         ]
         for worker in workers:
             worker.start()
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+            while worker.is_alive() and (left := deadline - time.monotonic()) > 0:
+                worker.join(min(left, 1.0))
+                if progress is not None:
+                    running = sum(w.is_alive() for w in workers)
+                    progress(time.monotonic() - began, running, len(workers))
         if any(worker.is_alive() for worker in workers):
             errors.append(f"clients still running after {timeout:.0f} s: stopped")
             stop.set()
@@ -725,18 +757,16 @@ _STATE = re.compile(rb'\{"id":(\d+),"progress":(\d+),"of":(\d+),"done":(?:true|f
 _CREATED = re.compile(
     rb'\{"id":(\d+),"started":([0-9.]+),"steps":(\d+),"mean_gap":([0-9.]+),"seed":(\d+)\}'
 )
-_JSON = re.compile(rb"\{[^{}]*\}")
-_HEAD_END = b"\r\n\r\n"
 
 
 @dataclass(frozen=True)
 class Measurement:
     """What one configuration cost and how fast it told the news, from a capture.
 
-    Bytes are IP bytes (link layer left out): ``tcpip`` (IP and TCP headers), ``http`` (HTTP
-    request and response heads, the WebSocket handshake included), ``framing`` (WebSocket frame
-    headers, SSE's field names and newlines) and ``payload`` (the JSON documents, and the
-    WebSocket close frames' code).
+    Bytes are IP bytes, split by :func:`wslib.lab.bill.bill`, the series' one definition:
+    ``tcpip`` (IP and TCP headers), ``http`` (HTTP request and response heads, the WebSocket
+    handshake included), ``framing`` (WebSocket frame headers and control frames' payloads, SSE's
+    field names and newlines) and ``payload`` (the JSON documents).
     """
 
     port: int
@@ -918,40 +948,28 @@ def measure(source: str | Path | Iterable[Any]) -> list[Measurement]:
     return sorted(out, key=lambda m: (STRATEGIES.index(m.strategy), m.browser, m.port))
 
 
-def _head_length(raw: bytes) -> int:
-    end = raw.find(_HEAD_END)
-    return end + 4 if end >= 0 else len(raw)
-
-
 def _measure_port(port: int, label: str, convs: list[Any], segments: list[_Segment]) -> Measurement:
     strategy, interval, browser = Config.parse_label(label)
-    ip_bytes = payload_total = 0
     spans: dict[tuple[str, int], list[float]] = {}
     # Server-to-client segments, for the time each state arrived; retransmissions once.
     seen: set[tuple[tuple[str, int], int]] = set()
     arrivals: list[tuple[float, bytes]] = []
     for segment in segments:
         client = segment.dst if segment.src[1] == port else segment.src
-        ip_bytes += segment.ip_length
-        payload_total += len(segment.payload)
         span = spans.setdefault(client, [segment.time, segment.time])
         span[1] = segment.time
         if segment.src[1] == port and segment.payload and (client, segment.seq) not in seen:
             seen.add((client, segment.seq))
             arrivals.append((segment.time, segment.payload))
-    heads = framing = requests = 0
+    # The bytes, split the one way the series splits them (wslib.lab.bill).
+    costs = bill(((s.ip_length, len(s.payload)) for s in segments), convs)
+    requests = 0
     request_times: list[float] = []
     for conv in convs:
         for message in conv.http_messages:
-            head = _head_length(message.raw)
-            heads += head
-            body = message.raw[head:]
             if message.direction == "c2s":
                 requests += 1
                 request_times.append(message.time)
-            elif b"text/event-stream" in message.raw[:head]:
-                framing += len(body) - sum(len(m) for m in _JSON.findall(body))
-        framing += conv.framing_bytes
         request_times += [f.time for f in conv.frames if f.direction == "c2s" and f.length > 2]
     # The tasks, from the servers' answers to submissions; when the client knew each step.
     tasks: dict[int, tuple[float, Job]] = {}
@@ -982,12 +1000,12 @@ def _measure_port(port: int, label: str, convs: list[Any], segments: list[_Segme
         browser=browser,
         job=jobs[0] if jobs else None,
         connections=sum(c.syns > 0 for c in convs),
-        packets=len(segments),
+        packets=costs.packets,
         requests=requests,
-        tcpip=ip_bytes - payload_total,
-        http=heads,
-        framing=framing,
-        payload=payload_total - heads - framing,
+        tcpip=costs.tcpip,
+        http=costs.http,
+        framing=costs.framing,
+        payload=costs.payload,
         events=events,
         known=known,
         start=min(all_times) if all_times else 0.0,

@@ -95,6 +95,9 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
     """HTTP/1.0: one request per connection, and the server closes it after the answer."""
 
     protocol_version = "HTTP/1.0"
+    # Buffered: head and body leave in one write (one TCP segment), as a real server sends
+    # them; unbuffered, http.server writes the head, then the body: a packet more per answer.
+    wbufsize = 64 * 1024
 
     def do_POST(self) -> None:  # the name http.server looks up
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
