@@ -695,29 +695,37 @@ def test_read_packets_streams_scapy_packets(tmp_path: Path) -> None:
 # --- the shipped captures (real traffic) ---------------------------------------------------------
 
 
-def tcp_payload_by_sender(path: Path) -> dict[tuple[Endpoint, Endpoint], dict[int, int]]:
-    """Read the file once: each (sender, receiver)'s TCP payload, one copy per sequence number."""
-    seen: dict[tuple[Endpoint, Endpoint], dict[int, int]] = {}
+def tcp_payload_by_sender(path: Path) -> dict[tuple[Endpoint, Endpoint], list[dict[int, int]]]:
+    """Read the file once: each (sender, receiver)'s TCP payload, one copy per sequence number,
+    one dict per TCP connection on that pair of ports (a client port can be reused later)."""
+    seen: dict[tuple[Endpoint, Endpoint], list[dict[int, int]]] = {}
     for pkt in rdpcap(str(path)):
         if not pkt.haslayer(TCP):
             continue
         ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+        pair = (Endpoint(ip.src, pkt[TCP].sport), Endpoint(ip.dst, pkt[TCP].dport))
+        flags = pkt[TCP].flags
+        if flags.S and not flags.A:  # a client's SYN: a new connection on these ports
+            seen.setdefault(pair, []).append({})
+            seen.setdefault((pair[1], pair[0]), []).append({})
         data = bytes(pkt[TCP].payload)
         if data:
-            pair = (Endpoint(ip.src, pkt[TCP].sport), Endpoint(ip.dst, pkt[TCP].dport))
-            sizes = seen.setdefault(pair, {})
+            connections = seen.setdefault(pair, [{}])
+            sizes = connections[-1]
             sizes[pkt[TCP].seq] = max(sizes.get(pkt[TCP].seq, 0), len(data))
     return seen
 
 
 def tcp_payload_bytes(
-    counts: dict[tuple[Endpoint, Endpoint], dict[int, int]], conv: Any
+    counts: dict[tuple[Endpoint, Endpoint], list[dict[int, int]]], conv: Any, nth: int = 0
 ) -> dict[str, int]:
-    """Each direction's TCP payload bytes of one conversation."""
-    return {
-        "c2s": sum(counts.get((conv.client, conv.server), {}).values()),
-        "s2c": sum(counts.get((conv.server, conv.client), {}).values()),
-    }
+    """Each direction's TCP payload bytes of one conversation (the nth on its pair of ports)."""
+
+    def total(pair: tuple[Endpoint, Endpoint]) -> int:
+        connections = counts.get(pair, [])
+        return sum(connections[nth].values()) if nth < len(connections) else 0
+
+    return {"c2s": total((conv.client, conv.server)), "s2c": total((conv.server, conv.client))}
 
 
 @pytest.mark.parametrize("path", PCAPS, ids=[p.name for p in PCAPS])
@@ -725,7 +733,10 @@ def test_shipped_capture(path: Path) -> None:
     convs = conversations(path, http=True)
     assert convs, f"{path.name}: nothing decoded"
     counts = tcp_payload_by_sender(path)
+    reused: dict[tuple[Endpoint, Endpoint], int] = {}  # connections seen so far on each pair
     for conv in convs:
+        nth = reused.get((conv.client, conv.server), 0)
+        reused[(conv.client, conv.server)] = nth + 1
         assert conv.errors == []
         assert conv.syns == 1
         assert [e.kind for e in conv.tcp_events][:3] == ["SYN", "SYN-ACK", "ACK"]
@@ -733,7 +744,7 @@ def test_shipped_capture(path: Path) -> None:
             sum(len(m.raw) for m in conv.http_messages if m.direction == "c2s"),
             sum(len(m.raw) for m in conv.http_messages if m.direction == "s2c"),
         )
-        counted = tcp_payload_bytes(counts, conv)
+        counted = tcp_payload_bytes(counts, conv, nth)
         for i, direction in enumerate(("c2s", "s2c")):
             frames = conv.frames_from(direction)  # type: ignore[arg-type]
             # every byte of the TCP stream is a head, a body or a frame: nothing left over
