@@ -474,7 +474,7 @@ def try_recipe(upstream_port: int, broken: str | None = None) -> dict[str, Any]:
 
     Returns what websocket-client got: ``variant``, ``status`` (101 when the handshake worked),
     the ``server`` and ``content-type`` headers, the start of the ``body`` (whitespace folded, at
-    most 90 characters) and the ``exception`` it raised. Notebook 08, section 6.
+    most 160 characters) and the ``exception`` it raised. Notebook 08, section 6.
     """
     import websocket
 
@@ -489,7 +489,7 @@ def try_recipe(upstream_port: int, broken: str | None = None) -> dict[str, Any]:
                 "status": error.status_code,
                 "server": headers.get("server"),
                 "content-type": headers.get("content-type"),
-                "body": " ".join(body.split())[:90],
+                "body": " ".join(body.split())[:160],
                 "exception": type(error).__name__,
             }
         status = ws.getstatus()
