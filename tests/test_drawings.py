@@ -398,3 +398,99 @@ def test_ratios_write_every_measurement_beside_its_bar() -> None:
     assert overlapping(ax) == []
     widths = sorted(p.get_width() for p in ax.patches)
     assert widths == pytest.approx([0.1, 1.2])
+
+
+# --- notebook 09: the idle timeline ---------------------------------------------------------------
+
+
+def idle_rows() -> list[tuple[str, object]]:
+    from wslib.lab.dissect import conversations
+    from wslib.lab.tools import PCAP_DIR
+
+    rows: list[tuple[str, object]] = []
+    for run, name in (("quiet", "idle-timeout-kill.pcap"), ("pings", "heartbeat-keeps-alive.pcap")):
+        legs = sorted(
+            (c for c in conversations(PCAP_DIR / name) if c.request is not None),
+            key=lambda c: c.start,
+        )
+        rows += [(f"{run}: client ↔ nginx", legs[0]), (f"{run}: nginx ↔ server", legs[1])]
+    return rows
+
+
+def marks(ax: Axes) -> dict[str, list[tuple[float, float]]]:
+    """Display positions of the scattered marks, by marker shape (the path's vertex count)."""
+    from matplotlib.collections import PathCollection
+
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()
+    shapes = {4: "triangle", 5: "square", 13: "X"}
+    found: dict[str, list[tuple[float, float]]] = {}
+    for collection in ax.collections:
+        if not isinstance(collection, PathCollection):
+            continue
+        path = collection.get_paths()[0]
+        kind = shapes.get(len(path.vertices), "circle")
+        if kind == "triangle":  # up or down: the apex is the one corner alone at its height
+            ys = [round(float(y), 6) for y in path.vertices[:3, 1]]
+            kind = "up" if ys.count(max(ys)) == 1 else "down"
+        for xy in ax.transData.transform(collection.get_offsets()):
+            found.setdefault(kind, []).append((float(xy[0]), float(xy[1])))
+    return found
+
+
+def test_timeline_pings_point_up_above_their_row_and_pongs_down_below() -> None:
+    rows = idle_rows()
+    ax = drawings.draw_timeline(rows, 10.0)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    save(fig, "09-timeline.png")
+    found = marks(ax)
+    row_y = {round(float(ax.transData.transform((0, y))[1])) for y in range(len(rows))}
+    assert found["up"] and found["down"]
+
+    def row_of(y: float) -> float:
+        return min(row_y, key=lambda r: abs(r - y))
+
+    # display coordinates: y grows upwards
+    assert all(y > row_of(y) for _, y in found["up"]), "a ping ▲ sits below its row's line"
+    assert all(y < row_of(y) for _, y in found["down"]), "a pong ▼ sits above its row's line"
+
+
+def test_timeline_legend_names_every_mark_and_both_bands() -> None:
+    ax = drawings.draw_timeline(idle_rows(), 10.0)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    for wanted in ("message", "ping ▲", "pong ▼", "FIN", "filled", "hollow", "under 10 s", "whole"):
+        assert any(wanted in label for label in legend), (wanted, legend)
+    assert "above" not in ax.get_xlabel() and "below" not in ax.get_xlabel()  # not in the axis
+
+
+def test_timeline_silence_labels_stay_inside_and_off_the_marks() -> None:
+    for timeout in (10.0, 2.0):
+        ax = drawings.draw_timeline(idle_rows(), timeout)
+        inside = ax.get_window_extent()
+        points = [xy for xys in marks(ax).values() for xy in xys]
+        labelled = boxes(ax)
+        assert len(labelled) == 4
+        for text, box in labelled:
+            assert inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1), text
+            assert not any(box.contains(x, y) for x, y in points), text.get_text()
+        assert not overlapping(ax)
+        plt.close("all")
+
+
+def test_timeline_colours_are_the_palettes() -> None:
+    ax = drawings.draw_timeline(idle_rows(), 10.0)
+    allowed = {to_rgb(c) for c in drawings.PALETTE.values()} | {to_rgb("white")}
+    for collection in ax.collections:
+        for colour in [*collection.get_facecolors(), *collection.get_edgecolors()]:
+            rgb = tuple(float(c) for c in colour[:3])
+            grey = len({round(c, 3) for c in rgb}) == 1
+            assert (
+                grey
+                or min(sum((a - b) ** 2 for a, b in zip(rgb, ok, strict=True)) for ok in allowed)
+                < 1e-6
+                or rgb in {tuple(drawings.SILENCE_COLOURS[k]) for k in drawings.SILENCE_COLOURS}
+            )

@@ -285,7 +285,23 @@ def test_draw_ladders_checks_its_arguments() -> None:
         draw_ladders([])
     with pytest.raises(ValueError):
         draw_ladders([echo_conversation(["a"])], titles=["a", "b"])
+    with pytest.raises(ValueError):
+        draw_ladders([echo_conversation(["a"])], lanes=[("a", "b"), ("c", "d")])
     assert plt.get_fignums() == []
+
+
+def test_lanes_are_named_as_asked() -> None:
+    """Through a proxy, nginx is the server of one leg and the client of the other: both lanes
+    of nginx say "nginx", not "server" on one side and "client" on the other."""
+
+    def lane_names(ax: Any) -> list[str]:
+        return [t.split("\n")[0] for t in texts(ax) if "\n127.0.0.1:" in t]
+
+    convs = [echo_conversation(["123"]), echo_conversation(["123"])]
+    fig = draw_ladders(convs, lanes=[("client", "nginx"), ("nginx", "server")])
+    assert [lane_names(ax) for ax in fig.axes] == [["client", "nginx"], ["nginx", "server"]]
+    assert lane_names(draw_ladder(convs[0])) == ["client", "server"]
+    assert lane_names(draw_ladder(convs[0], lanes=("browser", "nginx"))) == ["browser", "nginx"]
 
 
 # --- real captures, dissected by wslib.lab.dissect ------------------------------------------------

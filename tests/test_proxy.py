@@ -17,12 +17,16 @@ from wslib.exercises.nb08 import MEASURED_STATUS
 from wslib.lab import tools
 from wslib.lab.proxy import (
     BROKEN,
+    HeaderEcho,
     Nginx,
     ProxyError,
     ProxyUnavailable,
+    client_heartbeat,
+    forwarded_for,
     idle_run,
     nginx_available,
     nginx_config,
+    try_recipe,
 )
 
 needs_nginx = pytest.mark.skipif(
@@ -281,3 +285,67 @@ def test_wsdump_through_nginx(server: wslib.Server) -> None:
             env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
         )
     assert "123" in done.stdout and "456" in done.stdout, done
+
+
+# --- the experiments notebooks 08 and 09 show (and ship as data/pcaps/*.json) ---------------------
+
+
+def test_connection_option_replaces_only_the_connection_line() -> None:
+    recipe = nginx_config(1, 2, prefix="/p").splitlines()
+    constant = nginx_config(1, 2, prefix="/p", connection='"upgrade"').splitlines()
+    changed = [
+        (a.strip(), b.strip()) for a, b in zip(recipe[1:], constant[1:], strict=True) if a != b
+    ]
+    assert changed == [
+        (
+            "proxy_set_header Connection $connection_upgrade;",
+            'proxy_set_header Connection "upgrade";',
+        )
+    ]
+    with pytest.raises(ValueError, match="one nginx value"):
+        nginx_config(1, 2, connection="upgrade; proxy_pass http://elsewhere")
+    with pytest.raises(ValueError, match="both set the Connection line"):
+        Nginx(1, connection="upgrade", broken="no-connection")
+
+
+@needs_nginx
+def test_header_echo_shows_what_a_plain_request_carries_through_nginx() -> None:
+    import urllib.request
+
+    with tools.without_proxy_variables():
+        for connection, expected in ((None, "close"), ('"upgrade"', "upgrade")):
+            with HeaderEcho() as upstream, Nginx(upstream.port, connection=connection) as proxy:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{proxy.port}/", timeout=5).read()
+            assert body.decode().startswith("GET / HTTP/1.1\n")
+            assert upstream.requests[-1]["Connection"] == expected
+
+
+@needs_nginx
+def test_try_recipe_reports_the_status_and_the_body(server: wslib.Server) -> None:
+    row = try_recipe(server.port, "no-connection")
+    assert row["status"] == MEASURED_STATUS["no-connection"]
+    assert row["exception"] == "WebSocketBadStatusException" and "Connection" in row["body"]
+    assert try_recipe(server.port)["status"] == 101
+
+
+@needs_nginx
+def test_forwarded_for_matches_the_shipped_results() -> None:
+    from wslib.lab.scenario import recorded
+
+    got = forwarded_for()
+    shipped = recorded("nginx-forwarded-for")["results"]
+    for which in ("plain", "claimed"):
+        for name in ("Host", "X-Real-IP", "X-Forwarded-For", "Upgrade", "Connection"):
+            assert got[which][name] == shipped[which][name], (which, name)
+    assert got["claimed"]["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert "< 123" in got["wsdump"]["output"] and "< 456" in got["wsdump"]["output"]
+    assert got["wsdump"]["exit_status"] == 0
+
+
+@needs_nginx
+def test_client_heartbeat_keeps_it_open_with_a_pong_per_interval() -> None:
+    result = client_heartbeat(1.0, interval=0.4, seconds=2.0)
+    assert result["open at the end"], result
+    assert result["messages"] == 1 and result["pongs"] >= 3
+    events = [event for _, event in result["timeline"]]
+    assert events[0] == "message" and "client closes" in events

@@ -11,6 +11,7 @@ import pytest
 
 from wslib.lab import recordings, tools
 from wslib.lab.recordings import MANIFEST_BEGIN, MANIFEST_END, SCENARIOS, pcap_facts
+from wslib.lab.scenario import Scenario, recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 PCAPS = ROOT / "data" / "pcaps"
@@ -24,8 +25,10 @@ needs_tshark = pytest.mark.skipif(not tools.tshark(), reason="tshark is not inst
 
 
 def manifest_files() -> set[str]:
-    """Every ``NAME.pcap`` that a table row of the manifest starts with."""
-    return set(re.findall(r"^\|\s*`?([\w.-]+\.pcap)`?\s*\|", README.read_text(), re.MULTILINE))
+    """Every ``NAME.pcap`` or ``NAME.json`` that a table row of the manifest starts with."""
+    return set(
+        re.findall(r"^\|\s*`?([\w.-]+\.(?:pcap|json))`?\s*\|", README.read_text(), re.MULTILINE)
+    )
 
 
 def manifest_ports() -> dict[str, int]:
@@ -48,13 +51,15 @@ def test_every_file_in_the_manifest_exists() -> None:
 
 
 def test_every_pcap_is_in_the_manifest() -> None:
-    shipped = {path.name for path in PCAPS.iterdir() if path.suffix in (".pcap", ".pcapng")}
+    shipped = {
+        path.name for path in PCAPS.iterdir() if path.suffix in (".pcap", ".pcapng", ".json")
+    }
     unlisted = sorted(shipped - manifest_files())
     assert not unlisted, f"add these to data/pcaps/README.md: {unlisted}"
 
 
 def test_every_scenario_is_shipped() -> None:
-    assert {f"{name}.pcap" for name in SCENARIOS} <= manifest_files()
+    assert {scenario.file for scenario in SCENARIOS.values()} <= manifest_files()
 
 
 def test_the_captures_stay_small() -> None:
@@ -100,7 +105,7 @@ def segments(name: str) -> list[object]:
 
 @pytest.mark.parametrize(
     ("name", "connections"),
-    [(f"{name}.pcap", CONNECTIONS.get(name, 1)) for name in SCENARIOS],
+    [(s.file, CONNECTIONS.get(name, 1)) for name, s in SCENARIOS.items() if s.suffix == ".pcap"],
 )
 def test_each_capture_has_its_connections_each_packet_once(
     name: str, connections: int | None
@@ -194,6 +199,45 @@ def test_keepalive_pings_are_each_answered() -> None:
     assert all(row[1] == "0" for row in rows if row[0] == "9")  # the server pings, unmasked
 
 
+# --- the results shipped as JSON (what a capture cannot hold) -----------------------------------
+
+RESULTS = [scenario for scenario in SCENARIOS.values() if scenario.suffix == ".json"]
+
+
+@pytest.mark.parametrize("scenario", RESULTS, ids=lambda scenario: scenario.file)
+def test_each_result_file_says_how_it_was_made(scenario: Scenario) -> None:
+    data = recorded(scenario.name, PCAPS)
+    assert data["name"] == scenario.name
+    assert data["shows"] == scenario.shows and data["made"] == scenario.made
+    assert data["regenerate"] == f".venv/bin/python -m wslib.lab.recordings {scenario.name}"
+    assert data["tools"]["nginx"].startswith("nginx version")
+    assert data["results"]
+
+
+def test_the_recorded_broken_recipes_are_the_measured_statuses() -> None:
+    from wslib.exercises.nb08 import MEASURED_STATUS
+    from wslib.lab.proxy import BROKEN
+
+    rows = recorded("nginx-broken-recipes", PCAPS)["results"]["variants"]
+    assert [row["variant"] for row in rows] == [*BROKEN, None]  # the full recipe last
+    assert {row["variant"]: row["status"] for row in rows[:-1]} == MEASURED_STATUS
+    assert rows[-1]["status"] == 101
+    assert all(row["server"].startswith("nginx") for row in rows)
+
+
+def test_the_recorded_idle_runs_are_the_articles() -> None:
+    results = recorded("idle-timeouts", PCAPS)["results"]
+    quiet, server, client = (results[k] for k in ("quiet", "server heartbeat", "client heartbeat"))
+    assert quiet["idle_timeout"] == 10 and quiet["server_code"] == 1006
+    assert 9.5 <= quiet["lived"] <= 11.5
+    assert server["lived"] is None and server["pings"] >= 3 and server["server_code"] == 1000
+    assert client["open at the end"] and client["pongs"] >= 3
+    pongs = [t for t, event in client["timeline"] if event == "pong"]
+    assert len(pongs) == client["pongs"]
+    # no silence as long as the timeout: a pong at least every idle timeout
+    assert all(b - a < client["idle_timeout"] for a, b in zip([0.0, *pongs], pongs, strict=False))
+
+
 # --- recording ------------------------------------------------------------------------------------
 
 
@@ -223,6 +267,22 @@ def test_a_short_keepalive_recording_has_pings_and_pongs(tmp_path: Path) -> None
         rows = tshark_frames(path, pcap_facts(path)["port"])
         opcodes = [row[0] for row in rows]
         assert opcodes.count("9") >= 2 and opcodes.count("9") == opcodes.count("10")
+
+
+@pytest.mark.skipif(not tools.nginx(), reason="nginx is not installed")
+def test_recording_results_writes_json_and_its_manifest_row(tmp_path: Path) -> None:
+    written = recordings.record(["nginx-broken-recipes"], directory=tmp_path, log=None)
+    assert written == [tmp_path / "nginx-broken-recipes.json"]
+    data = recorded("nginx-broken-recipes", tmp_path)
+    shipped = recorded("nginx-broken-recipes", PCAPS)
+    # the same table as the shipped one (the nginx version aside)
+    strip = [{k: v for k, v in row.items() if k != "server"} for row in data["results"]["variants"]]
+    want = [
+        {k: v for k, v in row.items() if k != "server"} for row in shipped["results"]["variants"]
+    ]
+    assert strip == want
+    readme = (tmp_path / "README.md").read_text()
+    assert "| `nginx-broken-recipes.json` |" in readme and "| — | — |" in readme
 
 
 def test_an_unknown_scenario_is_refused(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 # --- 08.which-header ------------------------------------------------------------------------------
-# Measured in section 5 (and by tests/test_proxy.py): nginx reaches the server each time and
+# Measured in section 6 (and by tests/test_proxy.py): nginx reaches the server each time and
 # relays the server's own answer. Without proxy_http_version 1.1 the request is HTTP/1.0 (400);
 # without Upgrade it still carries Sec-WebSocket-Key: a failed handshake, not a page visit (400);
 # without Connection, nginx sends "Connection: close", and "keep-alive" is no better: no

@@ -60,7 +60,7 @@ def check_which_header(answer: Any) -> None:
             raise Wrong(
                 f"{name}: 426 Upgrade Required is what a server sends when the client does not "
                 "ask to upgrade; here the server receives a request it cannot accept as a "
-                "handshake. Look at the status line section 5 measured."
+                "handshake. Look at the status line section 6 measured."
             )
         if got in (502, 504):
             raise Wrong(
@@ -117,7 +117,19 @@ def check_real_client(answer: Any) -> None:
                 f"for the chain {chain!r} (trusted: {sorted(trusted)}) you returned the leftmost "
                 "address, which the client can write itself. Read from the right instead."
             )
+        if got in trusted:
+            raise Wrong(
+                f"for the chain {chain!r} (trusted: {sorted(trusted)}) you returned {got!r}, one "
+                "of your own proxies: skip every trusted address as you walk from the right."
+            )
+        if got == xff.split(",")[-1].strip() and remote not in trusted:
+            raise Wrong(
+                f"for the chain {chain!r} (trusted: {sorted(trusted)}) you started from the end "
+                "of the header, but remote_addr, the peer that connected to you, is the last "
+                "link of the chain: is it one of your proxies?"
+            )
         raise Wrong(
-            f"for the chain {chain!r} (trusted: {sorted(trusted)}) you returned {got!r}, "
-            f"not {expected!r}."
+            f"for the chain {chain!r} (trusted: {sorted(trusted)}) you returned {got!r}: walk "
+            "X-Forwarded-For + [remote_addr] from the right and stop at the first address that "
+            "is not trusted."
         )

@@ -98,9 +98,15 @@ def _conversations() -> list[tuple[str, Any]]:
 def check_who_closed(answer: Any) -> None:
     if not callable(answer):
         raise Wrong("the answer should be a function who_closed(conversation).")
-    for label, conv in _conversations():
-        expected = expected_closer(conv)
-        got = answer(conv)
+    cases = [(label, conv, expected_closer(conv), answer(conv)) for label, conv in _conversations()]
+    answers = {got for *_, got in cases}
+    if len(answers) == 1 and len({expected for _, _, expected, _ in cases}) > 1:
+        raise Wrong(
+            f"you answered {next(iter(answers))!r} for every connection. On the nginx capture "
+            "the same machine, nginx, is the server of one leg and the client of the other: "
+            "look at the direction of the first FIN or RST on each."
+        )
+    for label, conv, expected, got in cases:
         if got == expected:
             continue
         if got not in ("client", "server", None):
@@ -114,4 +120,13 @@ def check_who_closed(answer: Any) -> None:
                     "is who ended TCP first: the first FIN or RST (RFC 6455 §7.1.1: the "
                     "server should close TCP first)."
                 )
-        raise Wrong(f"in {label}, the first FIN or RST came from the {expected}, not {got!r}.")
+        ends = [e for e in conv.tcp_events if e.kind in ("FIN", "RST")]
+        if ends and got == ("client" if ends[-1].direction == "c2s" else "server"):
+            raise Wrong(
+                f"in {label}, {got!r} sent the last FIN or RST; the question is who sent the "
+                "first one (both sides send a FIN in a clean close)."
+            )
+        raise Wrong(
+            f"in {label}, {got!r} is not the side that sent the first FIN or RST: read "
+            "tcp_events in order ('c2s': the client sent it)."
+        )

@@ -10,6 +10,7 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_run(steps, "a closing handshake")             # notebook 03: an in-memory run
     drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
     drawings.draw_throughput(results)                           # notebook 02: the benchmark
+    drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -27,6 +28,7 @@ matplotlib is imported here, so ``import wslib`` does not import this module.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -49,8 +51,10 @@ __all__ = [
     "IMPLEMENTATION_STYLES",
     "OUTCOME_COLOURS",
     "PALETTE",
+    "SILENCE_COLOURS",
     "STATE_COLOURS",
     "STRATEGY_COLOURS",
+    "TIMELINE_MARKS",
     "Call",
     "Delivery",
     "FrameField",
@@ -61,6 +65,7 @@ __all__ = [
     "draw_run",
     "draw_states",
     "draw_throughput",
+    "draw_timeline",
     "fit_between",
     "short",
     "size_label",
@@ -769,3 +774,161 @@ def draw_ratios(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return ax
+
+
+# --- notebook 09: idle connections on a timeline --------------------------------------------------
+
+#: How each kind of frame is marked on a timeline: opcode name -> (marker, colour, legend label).
+#: Pings point up and sit just above their row's line, pongs point down and sit just below it.
+TIMELINE_MARKS: dict[str, tuple[str, str, str]] = {
+    "TEXT": ("o", COLOURS["data"], "message"),
+    "BINARY": ("o", COLOURS["data"], "message"),
+    "PING": ("^", PALETTE["vermillion"], "ping ▲ (above the line)"),
+    "PONG": ("v", PALETTE["bluish green"], "pong ▼ (below the line)"),
+    "CLOSE": ("s", COLOURS["error"], "close frame"),
+}
+_TIMELINE_OFFSET = {"PING": -0.13, "PONG": 0.13}  # the y axis points down: negative is above
+#: The bands behind a row: a silence shorter than the idle timeout, and one that lasted it.
+SILENCE_COLOURS = {"short": tint(PALETTE["grey"], 0.75), "timeout": tint(PALETTE["orange"], 0.45)}
+
+
+def _first_end(conversation: Any) -> Any:
+    for event in conversation.tcp_events:
+        if event.kind in ("FIN", "RST"):
+            return event
+    return None
+
+
+def draw_timeline(
+    rows: Sequence[tuple[str, Any]],
+    timeout: float,
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Each TCP connection of ``rows`` (``(label, conversation)``) on one row, from its own start.
+
+    Marks: each frame (message ●, ping ▲ just above the row's line, pong ▼ just below it, close
+    frame ■), filled when the server side sent it and hollow when the client side did; and the
+    first FIN or RST (✕, RFC 9293 §3.6) that ended the connection. Behind the row, a band for each
+    silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
+    when it was shorter; above the row, the longest silence in seconds. Everything is named in
+    the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
+    """
+    own = ax is None
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 1.0 + 0.85 * len(rows) + 0.9), layout="constrained")
+    fig = ax.get_figure(root=True)
+    end_x = 0.0
+    silences: list[tuple[int, float, float]] = []  # (row, start, end) of each row's longest
+    for y, (_label, conv) in enumerate(rows):
+        times = [frame.time - conv.start for frame in conv.frames]
+        end = _first_end(conv)
+        if end is not None:
+            times.append(end.time - conv.start)
+        times.sort()
+        gaps = list(itertools.pairwise(times))
+        for a, b in gaps:
+            kind = "timeout" if b - a >= 0.95 * timeout else "short"
+            ax.barh(y, b - a, left=a, height=0.5, color=SILENCE_COLOURS[kind], zorder=0)
+        if gaps:
+            a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
+            silences.append((y, a, b))
+        ax.plot([0, times[-1] if times else 0], [y, y], color="0.55", linewidth=0.6, zorder=1)
+        for frame in conv.frames:
+            name = frame.opcode.name
+            marker, colour, _ = TIMELINE_MARKS.get(name, ("x", COLOURS["marker"], name))
+            filled = frame.direction == "s2c"
+            ax.scatter(
+                frame.time - conv.start,
+                y + _TIMELINE_OFFSET.get(name, 0.0),
+                marker=marker,
+                s=42,
+                zorder=3,
+                facecolors=colour if filled else "white",
+                edgecolors=colour,
+                linewidths=1.3,
+            )
+        if end is not None:
+            ax.scatter(
+                end.time - conv.start, y, marker="X", s=110, color=COLOURS["error"], zorder=4
+            )
+        end_x = max([end_x, *times])
+    right = max(end_x, 1.0) * 1.05
+    ax.set_xlim(-0.02 * right, right)
+    ax.set_ylim(len(rows) - 0.45, -0.75)  # the first row on top; room above it for its label
+    ax.set_yticks(range(len(rows)), [label for label, _ in rows])
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel("seconds since the connection opened")
+    for y, a, b in silences:
+        # above the band, centred on the silence; at the edges, aligned so it stays inside
+        middle = (a + b) / 2
+        x, ha = middle, "center"
+        if middle < 0.18 * right:
+            x, ha = max(a, 0.0), "left"
+        elif middle > 0.82 * right:
+            x, ha = b, "right"
+        ax.text(
+            x, y - 0.3, f"longest silence {b - a:.2f} s", ha=ha, va="bottom", fontsize=8, zorder=5
+        )
+    ax.set_title(
+        title or f"Idle timeout {timeout:g} s: silences between frames, and how each ended",
+        fontsize=11,
+    )
+    handles = _timeline_legend(timeout, [conv for _, conv in rows])
+    if own and isinstance(fig, Figure):
+        fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    else:
+        ax.legend(handles=handles, loc="upper right", fontsize=7)
+    return ax
+
+
+def _timeline_legend(timeout: float, conversations: Sequence[Any]) -> list[Any]:
+    """The legend of :func:`draw_timeline`: only the kinds of marks that are drawn."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    kinds = {frame.opcode.name for conv in conversations for frame in conv.frames}
+    handles: list[Any] = []
+    seen: set[str] = set()
+    for name, (marker, colour, label) in TIMELINE_MARKS.items():
+        if name in kinds and label not in seen:
+            seen.add(label)
+            handles.append(
+                Line2D(
+                    [], [], linestyle="none", marker=marker, markersize=7, color=colour, label=label
+                )
+            )
+    if any(_first_end(conv) is not None for conv in conversations):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="X",
+                markersize=9,
+                color=COLOURS["error"],
+                label="FIN/RST: the connection ends",
+            )
+        )
+    for label, filled in (
+        ("filled: sent by the server side", True),
+        ("hollow: sent by the client side", False),
+    ):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=7,
+                markerfacecolor="0.35" if filled else "white",
+                markeredgecolor="0.35",
+                label=label,
+            )
+        )
+    handles.append(Patch(color=SILENCE_COLOURS["short"], label=f"silence under {timeout:g} s"))
+    handles.append(
+        Patch(color=SILENCE_COLOURS["timeout"], label=f"silence of a whole timeout ({timeout:g} s)")
+    )
+    return handles

@@ -275,17 +275,23 @@ def _time_label(seconds: float) -> str:
 
 
 def _draw_rows(
-    ax: Axes, conversation: _Conversation, rows: list[LadderRow], n_rows: int, title: str | None
+    ax: Axes,
+    conversation: _Conversation,
+    rows: list[LadderRow],
+    n_rows: int,
+    title: str | None,
+    lanes: tuple[str, str] | None = None,
 ) -> list[Text]:
     """Draw the rows on ``ax``; return the labels that must stay between the two lanes."""
+    client_name, server_name = lanes or ("client", "server")
     bottom = n_rows + 0.6
     ax.set_xlim(-0.27, 1.27)
     ax.set_ylim(bottom + 0.4, -1.6)  # time goes down
     ax.axis("off")
     labels: list[Text] = []
     for x, who, endpoint in (
-        (CLIENT_X, "client", conversation.client),
-        (SERVER_X, "server", conversation.server),
+        (CLIENT_X, client_name, conversation.client),
+        (SERVER_X, server_name, conversation.server),
     ):
         ax.plot([x, x], [-0.6, bottom], color="0.2", linewidth=1.2)
         ax.text(
@@ -382,6 +388,7 @@ def draw_ladder(
     ax: Axes | None = None,
     max_frames: int = 20,
     title: str | None = None,
+    lanes: tuple[str, str] | None = None,
 ) -> Axes:
     """Draw one conversation as a ladder diagram and return the matplotlib ``Axes``.
 
@@ -390,12 +397,13 @@ def draw_ladder(
     answer (RFC 6455 §4.1, §4.2.2), and each frame with its opcode, a payload preview, its length
     and whether it is masked (§5.2, §5.3); close frames show their code (§5.5.1). More than
     ``max_frames`` frames are summarised (see :func:`ladder_rows`). Without ``ax``, a new figure
-    of a size that suits the number of rows is created: ``ax.figure`` is it.
+    of a size that suits the number of rows is created: ``ax.figure`` is it. ``lanes`` names the
+    two lanes (default ``("client", "server")``): ``("nginx", "server")`` for a proxy's leg.
     """
     rows = ladder_rows(conversation, max_frames=max_frames)
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8.5, _height(len(rows))), layout="constrained")
-    labels = _draw_rows(ax, conversation, rows, len(rows), title)
+    labels = _draw_rows(ax, conversation, rows, len(rows), title, lanes)
     # a long label (a close frame with its reason) would cross a lane: smaller, or cut
     fit_between(ax, labels, CLIENT_X, SERVER_X)
     return ax
@@ -406,6 +414,7 @@ def draw_ladders(
     *,
     max_frames: int = 20,
     titles: Sequence[str | None] | None = None,
+    lanes: Sequence[tuple[str, str] | None] | None = None,
     stacked: bool = False,
     shared_clock: bool = True,
     width: float | None = None,
@@ -417,12 +426,15 @@ def draw_ladders(
     so the lengths of the ladders compare at a glance. With ``shared_clock`` (the default) every
     time is counted from the first event of all the conversations, so that the second
     connection's times show when it started; otherwise each from its own start. Returns the
-    ``Figure``.
+    ``Figure``. ``lanes``: the names of each conversation's two lanes (see :func:`draw_ladder`),
+    e.g. ``[("client", "nginx"), ("nginx", "server")]`` for the two legs through a proxy.
     """
     if not conversations:
         raise ValueError("draw_ladders needs at least one conversation")
     if titles is not None and len(titles) != len(conversations):
         raise ValueError(f"{len(titles)} titles for {len(conversations)} conversations")
+    if lanes is not None and len(lanes) != len(conversations):
+        raise ValueError(f"{len(lanes)} pairs of lane names for {len(conversations)} conversations")
     origin = min(_first_time(c) for c in conversations) if shared_clock else None
     all_rows = [ladder_rows(c, max_frames=max_frames, origin=origin) for c in conversations]
     count = len(conversations)
@@ -447,7 +459,8 @@ def draw_ladders(
     ):
         n_rows = len(rows) if stacked else max(len(r) for r in all_rows)
         title = titles[i] if titles is not None else None
-        panels.append((ax, _draw_rows(ax, conversation, rows, n_rows, title)))
+        names = lanes[i] if lanes is not None else None
+        panels.append((ax, _draw_rows(ax, conversation, rows, n_rows, title, names)))
     for ax, labels in panels:  # once every panel is drawn: the layout is final
         fit_between(ax, labels, CLIENT_X, SERVER_X)
     return fig

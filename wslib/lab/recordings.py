@@ -1,7 +1,9 @@
 """The recorded captures in ``data/pcaps/``: how each one is made, and the command to make it again.
 
 Each scenario runs real peers on ``127.0.0.1`` (free ports picked by the system) under
-:func:`wslib.lab.capture.capture` and writes ``NAME.pcap``::
+:func:`wslib.lab.capture.capture` and writes ``NAME.pcap``; a few run an experiment whose
+results a capture cannot hold (what the server saw, what a command printed) and write them as
+``NAME.json`` (read back with :func:`wslib.lab.scenario.recorded`)::
 
     .venv/bin/python -m wslib.lab.recordings                   # all of them, then the manifest
     .venv/bin/python -m wslib.lab.recordings echo-123-456      # only the ones named
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import json
 import os
 import socket
 import struct
@@ -36,7 +39,7 @@ from ..sync.server import Server, ServerConnection, serve
 from . import polling, proxy
 from .capture import Capture, CaptureUnavailable, capture
 from .scenario import Scenario
-from .tools import PCAP_DIR, without_proxy_variables
+from .tools import PCAP_DIR, nginx, without_proxy_variables
 
 __all__ = [
     "MANIFEST_BEGIN",
@@ -365,10 +368,16 @@ def record(
         scenario = SCENARIOS[name]
         if log:
             log(f"recording {name} (about {scenario.seconds:.0f} s)")
-        cap = scenario.run()
-        if cap.dropped:
-            raise RuntimeError(f"{name}: the kernel dropped {cap.dropped} packets; run it again")
-        path = cap.write(folder / f"{name}.pcap")
+        result = scenario.run()
+        if isinstance(result, dict):
+            path = write_results(scenario, result, folder)
+            written.append(path)
+            if log:
+                log(f"  {path}: {path.stat().st_size:,} bytes")
+            continue
+        if result.dropped:
+            raise RuntimeError(f"{name}: the kernel dropped {result.dropped} packets; run it again")
+        path = result.write(folder / scenario.file)
         written.append(path)
         if log:
             facts = pcap_facts(path)
@@ -376,6 +385,40 @@ def record(
     if manifest:
         write_manifest(folder)
     return written
+
+
+def _version(command: list[str]) -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (
+        (done.stderr or done.stdout).strip().splitlines()[0] if done.stdout or done.stderr else ""
+    )
+
+
+def write_results(scenario: Scenario, results: dict[str, Any], directory: Path) -> Path:
+    """Write an experiment's results as ``NAME.json``, with what it shows and how it was made."""
+    import importlib.metadata
+
+    tool = nginx()
+    data = {
+        "name": scenario.name,
+        "shows": scenario.shows,
+        "made": scenario.made,
+        "regenerate": f"{REGENERATE} {scenario.name}",
+        "tools": {
+            "nginx": _version([tool.detail, "-v"]) if tool else "not installed",
+            "websocket-client": importlib.metadata.version("websocket-client"),
+            "python": sys.version.split()[0],
+        },
+        "results": results,
+    }
+    path = directory / scenario.file
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 # --- the manifest ---------------------------------------------------------------------------------
@@ -411,8 +454,17 @@ def manifest_rows(directory: str | os.PathLike[str] = PCAP_DIR) -> list[str]:
     ]
     total = files = 0
     for scenario in SCENARIOS.values():
-        path = Path(directory) / f"{scenario.name}.pcap"
+        path = Path(directory) / scenario.file
         if not path.exists():
+            continue
+        if scenario.suffix == ".json":  # results, not packets
+            size = path.stat().st_size
+            rows.append(
+                f"| `{path.name}` | {scenario.shows} | {scenario.made} | — | — "
+                f"| {size / 1024:.1f} KiB | `{REGENERATE} {scenario.name}` |"
+            )
+            total += size
+            files += 1
             continue
         facts = pcap_facts(path)
         rows.append(
@@ -468,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         record(args.names, directory=args.directory)
-    except CaptureUnavailable as error:
+    except (CaptureUnavailable, proxy.ProxyUnavailable) as error:
         print(error, file=sys.stderr)
         return 1
     return 0
