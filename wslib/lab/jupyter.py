@@ -68,11 +68,14 @@ __all__ = [
     "decode_json",
     "decode_message",
     "decode_v1",
+    "encode_v1",
     "find_jupyter_server",
     "jupyterlab_kernel",
     "kernel_channel",
     "kernel_messages",
     "ladder_labels",
+    "new_header",
+    "run_cell",
     "this_kernel_id",
 ]
 
@@ -414,6 +417,104 @@ def kernel_channel(conversations: Sequence[Any]) -> Any | None:
         if len(target) > 1 and target[1].startswith("/api/kernels/") and "/channels" in target[1]:
             return conversation
     return None
+
+
+def encode_v1(
+    channel: str,
+    header: dict[str, Any],
+    parent_header: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    content: dict[str, Any] | None = None,
+    buffers: Sequence[bytes] = (),
+) -> bytes:
+    """One message in the ``v1.kernel.websocket.jupyter.org`` framing (see :func:`decode_v1`)."""
+    parts = [channel.encode("utf-8")] + [
+        json.dumps(part or {}).encode("utf-8")
+        for part in (header, parent_header, metadata, content)
+    ]
+    parts += [bytes(b) for b in buffers]
+    offsets = [8 * (len(parts) + 2)]  # the count, one offset per part, and the end
+    for part in parts:
+        offsets.append(offsets[-1] + len(part))
+    table = _U64_LE.pack(len(offsets)) + b"".join(_U64_LE.pack(o) for o in offsets)
+    return table + b"".join(parts)
+
+
+def new_header(msg_type: str, session: str) -> dict[str, Any]:
+    """A message header (Jupyter messaging protocol 5.3): id, type, session, user, date."""
+    import datetime
+    import uuid
+
+    return {
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "session": session,
+        "username": "wslib",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "version": "5.3",
+    }
+
+
+def _rest(server: JupyterServer, method: str, path: str, timeout: float) -> Any:
+    request = urllib.request.Request(
+        server.url.rstrip("/") + path,
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Authorization": f"token {server.token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    with opener.open(request, timeout=timeout) as answer:
+        body = answer.read()
+    return json.loads(body) if body else None
+
+
+def run_cell(server: JupyterServer, code: str, *, timeout: float = 30.0) -> list[KernelMessage]:
+    """Do what JupyterLab does for one cell, as a second client of the same server.
+
+    Starts a new kernel (``POST /api/kernels``), opens its channel WebSocket with the subprotocol
+    ``v1.kernel.websocket.jupyter.org`` (websocket-client), sends an ``execute_request`` on the
+    shell channel, and reads until its ``execute_reply`` and the ``status: idle`` that follows;
+    then closes the WebSocket (1000) and shuts the kernel down. Returns the messages received.
+    (A new kernel, because the kernel running this code is busy running it: a request sent to it
+    would wait for the end of the very cell that waits for its answer.)
+    """
+    import uuid
+
+    import websocket  # websocket-client
+
+    kernel = _rest(server, "POST", "/api/kernels", timeout)["id"]
+    received: list[KernelMessage] = []
+    try:
+        ws = websocket.create_connection(
+            server.channels_url(kernel),
+            subprotocols=[V1_SUBPROTOCOL],
+            header=[f"Authorization: token {server.token}"],
+            timeout=timeout,
+        )
+        try:
+            session = uuid.uuid4().hex
+            header = new_header("execute_request", session)
+            content = {"code": code, "silent": False, "store_history": True, "allow_stdin": False}
+            ws.send_binary(encode_v1("shell", header, {}, {}, content))
+            deadline = time.monotonic() + timeout
+            replied = idle = False
+            while not (replied and idle):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no execute_reply within {timeout:.0f} s")
+                data = ws.recv()
+                if isinstance(data, str):
+                    raise InvalidKernelMessage(f"a text message, but {V1_SUBPROTOCOL} is binary")
+                message = decode_v1(data)
+                if message.parent_header.get("msg_id") != header["msg_id"]:
+                    continue  # the kernel's start-up, or another client's traffic
+                received.append(message)
+                replied = replied or message.msg_type == "execute_reply"
+                idle = idle or message.content.get("execution_state") == "idle"
+        finally:
+            ws.close()  # a close frame with 1000, and the server's answer
+    finally:
+        _rest(server, "DELETE", f"/api/kernels/{kernel}", timeout)
+    return received
 
 
 # --- the recording: a real JupyterLab, driven by headless Chromium --------------------------------
