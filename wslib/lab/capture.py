@@ -40,7 +40,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -310,6 +310,15 @@ class Capture:
     def packets(self) -> list[Any]:
         """The packets captured so far, each once, in time order (scapy ``Packet`` objects)."""
         return sorted(self._packets, key=lambda packet: float(packet.time))
+
+    def keep(self, wanted: Callable[[Any], bool]) -> None:
+        """Keep only the packets for which ``wanted(packet)`` is true, after the capture.
+
+        For a port that carries more than the conversation of interest: a Jupyter server's port
+        carries its web page, its REST calls and every kernel's WebSocket.
+        """
+        with self._lock:
+            self._packets = [packet for packet in self._packets if wanted(packet)]
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Save the packets as a classic pcap file (what Wireshark, tshark and scapy all read).

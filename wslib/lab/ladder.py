@@ -25,7 +25,7 @@ be drawn. matplotlib is imported here, so ``import wslib`` does not import this 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -201,7 +201,11 @@ def _first_time(conversation: _Conversation) -> float:
 
 
 def ladder_rows(
-    conversation: _Conversation, *, max_frames: int = 20, origin: float | None = None
+    conversation: _Conversation,
+    *,
+    max_frames: int = 20,
+    origin: float | None = None,
+    frame_label: Callable[[Any], str | None] | None = None,
 ) -> list[LadderRow]:
     """The rows of a conversation's ladder, in time order: what :func:`draw_ladder` draws.
 
@@ -210,6 +214,8 @@ def ladder_rows(
     ``max_frames`` frames, only the first ``max_frames // 2`` and the last ones (``max_frames``
     in all) are kept, and one marker row stands for the frames left out. Times are counted from
     ``origin`` (a capture timestamp), by default from the conversation's first event.
+    ``frame_label(frame)``, when given, labels a frame in place of its opcode and payload (what
+    an application protocol carried, for instance); None keeps the usual label.
     """
     if max_frames < 2:
         raise ValueError(f"max_frames should be at least 2, not {max_frames}")
@@ -257,6 +263,9 @@ def ladder_rows(
                 marker_done = True
             continue
         kind, label = _frame_label(frames[item])
+        custom = frame_label(frames[item]) if frame_label is not None else None
+        if custom is not None:
+            label = custom + "  (" + label.split("  (", 1)[-1] if "  (" in label else custom
         rows.append(LadderRow(time - start, frames[item].direction, kind, label))
     return rows
 
@@ -389,6 +398,7 @@ def draw_ladder(
     max_frames: int = 20,
     title: str | None = None,
     lanes: tuple[str, str] | None = None,
+    frame_label: Callable[[Any], str | None] | None = None,
 ) -> Axes:
     """Draw one conversation as a ladder diagram and return the matplotlib ``Axes``.
 
@@ -399,8 +409,9 @@ def draw_ladder(
     ``max_frames`` frames are summarised (see :func:`ladder_rows`). Without ``ax``, a new figure
     of a size that suits the number of rows is created: ``ax.figure`` is it. ``lanes`` names the
     two lanes (default ``("client", "server")``): ``("nginx", "server")`` for a proxy's leg.
+    ``frame_label`` labels frames in place of their opcode and payload (see :func:`ladder_rows`).
     """
-    rows = ladder_rows(conversation, max_frames=max_frames)
+    rows = ladder_rows(conversation, max_frames=max_frames, frame_label=frame_label)
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8.5, _height(len(rows))), layout="constrained")
     labels = _draw_rows(ax, conversation, rows, len(rows), title, lanes)
