@@ -494,3 +494,30 @@ def test_timeline_colours_are_the_palettes() -> None:
                 < 1e-6
                 or rgb in {tuple(drawings.SILENCE_COLOURS[k]) for k in drawings.SILENCE_COLOURS}
             )
+
+
+def test_draw_bills_stacks_the_four_kinds_and_writes_each_total() -> None:
+    from wslib.lab.bill import Bill
+
+    bills = {
+        "small": Bill(packets=16, tcpip=848, http=315, framing=28, payload=12),
+        "big": Bill(packets=20, tcpip=1056, http=283, framing=36, payload=140_000),
+    }
+    for shares in (False, True):
+        fig = drawings.draw_bills(bills, "a title", shares=shares)
+        left, right = fig.axes
+        bars = [p for p in left.patches if p.get_width() > 0]
+        assert len(bars) == 8  # four kinds, two bills
+        ends = {round(b.get_y() + b.get_height() / 2): 0.0 for b in bars}
+        for b in bars:
+            ends[round(b.get_y() + b.get_height() / 2)] += b.get_width()
+        texts = {t.get_text() for t in left.texts}
+        assert {"1,203 B", "141,375 B"} <= texts  # the real totals, also when drawn as shares
+        if shares:
+            assert all(abs(end - 100) < 1e-6 for end in ends.values())
+        else:
+            assert sorted(ends.values()) == [1203, 141_375]
+        assert [p.get_width() for p in right.patches] == [16, 20]
+        legend = [t.get_text() for t in left.get_legend().get_texts()]
+        assert legend == ["TCP/IP headers", "HTTP headers", "framing", "payload"]
+        plt.close(fig)

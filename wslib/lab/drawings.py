@@ -58,6 +58,7 @@ __all__ = [
     "Call",
     "Delivery",
     "FrameField",
+    "draw_bills",
     "draw_frame",
     "draw_outcomes",
     "draw_polling",
@@ -932,3 +933,48 @@ def _timeline_legend(timeout: float, conversations: Sequence[Any]) -> list[Any]:
         Patch(color=SILENCE_COLOURS["timeout"], label=f"silence of a whole timeout ({timeout:g} s)")
     )
     return handles
+
+
+def draw_bills(
+    bills: Mapping[str, Any], title: str | None = None, *, shares: bool = False
+) -> Figure:
+    """Byte bills side by side (:mod:`wslib.lab.bill`): the bytes on the wire of each, split into
+    TCP/IP headers, HTTP headers, framing and payload, with the total written after each bar, and
+    the packets in a narrow panel on the right. ``bills`` maps a label to a
+    :class:`wslib.lab.bill.Bill` (anything with ``packets``, ``total`` and the four kinds).
+    ``shares=True`` draws each bar as 100 % (captures of very different sizes side by side)."""
+    from .bill import KINDS
+
+    names = list(bills)
+    height = 1.4 + 0.45 * len(names)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9, max(2.6, height)), width_ratios=[3, 1], layout="constrained"
+    )
+    totals = [bills[n].total for n in names]
+    starts = [0.0] * len(names)
+    for attr, kind in KINDS:
+        values = [getattr(bills[n], attr) for n in names]
+        if shares:
+            values = [100 * v / (t or 1) for v, t in zip(values, totals, strict=True)]
+        left.barh(names, values, left=starts, color=BILL_COLOURS[attr], label=kind)
+        starts = [s + v for s, v in zip(starts, values, strict=True)]
+    widest = max(starts) or 1
+    for y, (end, total) in enumerate(zip(starts, totals, strict=True)):
+        left.text(end + widest * 0.01, y, f"{total:,} B", va="center", fontsize=9)
+    left.set_xlim(0, widest * (1.22 if shares else 1.18))
+    if shares:
+        left.set_xticks(range(0, 101, 20))
+    left.set_xlabel("% of the bytes on the wire" if shares else "bytes on the wire (IP packets)")
+    left.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, fontsize=8, frameon=False)
+    left.invert_yaxis()
+    packets = [bills[n].packets for n in names]
+    right.barh(names, packets, color=PALETTE["grey"])
+    for y, count in enumerate(packets):
+        right.text(count + max(packets) * 0.03, y, f"{count:,}", va="center", fontsize=9)
+    right.set_xlim(0, max(packets) * 1.35 or 1)
+    right.set_xlabel("packets")
+    right.set_yticks([])
+    right.invert_yaxis()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
