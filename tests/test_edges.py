@@ -1,7 +1,7 @@
 """Edge cases of the protocol core that the per-module tests left to chance (issue 19).
 
 - the close code *we* sent takes part in choosing ConnectionClosedOK or ConnectionClosedError;
-- two ``Upgrade`` header fields in a 101 fail the handshake (RFC 6455 §4.1, RFC 7230 §3.2.2);
+- two ``Upgrade`` header fields in a 101 fail the handshake (RFC 6455 §4.1, RFC 9110 §5.3);
 - ``str(Frame)`` never prints a control character raw (a peer's bytes must not drive a terminal);
 - the three length encodings at their boundaries (125/126, 65535/65536) and empty payloads.
 """
@@ -110,7 +110,7 @@ def test_a_single_upgrade_websocket_passes() -> None:
     [("websocket", "websocket"), ("websocket", "h2c"), ("h2c", "websocket"), ("WebSocket", "")],
 )
 def test_two_upgrade_fields_fail_the_handshake(upgrades: tuple[str, str]) -> None:
-    """RFC 7230 §3.2.2: several fields of one name mean their values joined by commas, so two
+    """RFC 9110 §5.3: several fields of one name mean their values joined by commas, so two
     Upgrade fields read "websocket, websocket", which is not "an ASCII case-insensitive match
     for the value websocket" (RFC 6455 §4.1): the client MUST _Fail the WebSocket Connection_."""
     with pytest.raises(InvalidResponse, match="Upgrade"):

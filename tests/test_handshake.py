@@ -610,9 +610,9 @@ def test_refusals_compared_with_websockets() -> None:
         # websockets answers an old HTTP version with 505 HTTP Version Not Supported.
         assert differences.pop("http-1.0") == (400, 505)
     assert differences == {
-        # websockets leaves the target and Host to the application; RFC 7230 §5.4: "A server
+        # websockets leaves the target and Host to the application; RFC 9112 §3.2: "A server
         # MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request message
-        # that lacks a Host header field [or] contains more than one Host header field".
+        # that lacks a Host header field [or] contains more than one Host header field line".
         "asterisk-target": (400, 101),
         "no-host": (400, 101),
         "two-hosts": (400, 101),

@@ -14,8 +14,8 @@ This module has four parts, all sans-I/O (bytes in, objects or bytes out, never 
 
 1. :func:`accept_key` and :func:`generate_key`: the key, the GUID and the SHA-1 signature.
 2. :class:`Headers`, :func:`parse_token_list`, :class:`Request` and :class:`Response`: just
-   enough HTTP/1.1 (RFC 7230) to parse and write a handshake, with the limits that a server
-   exposed to the internet needs (:data:`MAX_LINE_LENGTH`, :data:`MAX_HEADERS`,
+   enough HTTP/1.1 (RFC 9112, RFC 9110) to parse and write a handshake, with the limits that a
+   server exposed to the internet needs (:data:`MAX_LINE_LENGTH`, :data:`MAX_HEADERS`,
    :data:`MAX_HEAD_SIZE`, :data:`MAX_BODY_SIZE`).
 3. The server side: :func:`accept` checks a request (RFC 6455 §4.2.1) and builds the 101;
    :func:`reject` turns the error it raised into the HTTP error response to send.
@@ -83,7 +83,7 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # endless list of headers, one byte at a time, until it runs out of memory. The values are those of
 # python-websockets and of nginx's default `large_client_header_buffers 4 8k`.
 
-#: Longest request line, status line or header line, CRLF included. RFC 7230 §3.1.1 recommends
+#: Longest request line, status line or header line, CRLF included. RFC 9112 §3 recommends
 #: supporting request lines of at least 8000 octets; real handshakes use a few hundred.
 MAX_LINE_LENGTH = 8192
 
@@ -118,7 +118,7 @@ def generate_key() -> str:
     return base64.b64encode(secrets.token_bytes(16)).decode("ascii")
 
 
-# --- the grammar of RFC 7230 §3.2 ---------------------------------------------------------------
+# --- the grammar of RFC 9110 §5 and RFC 9112 §5 -------------------------------------------------
 
 # token = 1*tchar; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_"
 #                          / "`" / "|" / "~" / DIGIT / ALPHA
@@ -129,7 +129,7 @@ _FIELD_VALUE = re.compile(r"([\x21-\x7e]([\t\x20-\x7e]*[\x21-\x7e])?)?")
 _VCHARS = re.compile(r"[\x21-\x7e]+")
 _REASON = re.compile(r"[\t\x20-\x7e]*")
 _HTTP_VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")
-# RFC 7230 §6.7: Upgrade = 1#protocol; protocol = protocol-name ["/" protocol-version]
+# RFC 9110 §7.8: Upgrade = #protocol; protocol = protocol-name ["/" protocol-version]
 _PROTOCOL = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?")
 _OWS = " \t"
 _T = TypeVar("_T")
@@ -152,12 +152,12 @@ def _quote(value: str | bytes, limit: int = 60) -> str:
 class MultipleValuesError(LookupError):
     """``headers[name]`` found the header more than once where one value was expected.
 
-    A header that is not a list (RFC 7230 §3.2.2) must not be repeated.
+    A header that is not a list (RFC 9110 §5.3) must not be repeated.
     """
 
 
 class Headers:
-    """HTTP header fields: case-insensitive names, order kept, names may repeat (RFC 7230 §3.2).
+    """HTTP header fields: case-insensitive names, order kept, names may repeat (RFC 9110 §5).
 
     ::
 
@@ -193,11 +193,11 @@ class Headers:
         let a caller inject extra header lines.
         """
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"header name {_quote(name)} is not an HTTP token (RFC 7230 §3.2.6)")
+            raise ValueError(f"header name {_quote(name)} is not an HTTP token (RFC 9110 §5.6.2)")
         if not isinstance(value, str) or not _FIELD_VALUE.fullmatch(value):
             raise ValueError(
                 f"value of {name} {_quote(value)} must be printable ASCII without "
-                "leading or trailing whitespace (RFC 7230 §3.2)"
+                "leading or trailing whitespace (RFC 9110 §5.5)"
             )
         self._fields.append((name, value))
 
@@ -256,8 +256,8 @@ class Headers:
     def __eq__(self, other: object) -> bool:
         """Same fields, names compared case-insensitively.
 
-        The relative order of fields with *different* names carries no meaning (RFC 7230
-        §3.2.2), so it is ignored; the order of the values of one name is kept.
+        The relative order of fields with *different* names carries no meaning (RFC 9110
+        §5.3), so it is ignored; the order of the values of one name is kept.
         """
         if not isinstance(other, Headers):
             return NotImplemented
@@ -279,19 +279,19 @@ class Headers:
 
 
 def _split_list(value: str) -> list[str]:
-    """Split an RFC 7230 §7 ``#element`` list: commas, optional whitespace, empties ignored."""
+    """Split an RFC 9110 §5.6.1 ``#element`` list: commas, optional whitespace, empties ignored."""
     return [part.strip(_OWS) for part in value.split(",") if part.strip(_OWS)]
 
 
 def parse_token_list(value: str) -> list[str]:
-    """Parse a comma-separated list of tokens, like ``Connection`` (RFC 7230 §7, §6.1)::
+    """Parse a comma-separated list of tokens, like ``Connection`` (RFC 9110 §5.6.1, §7.6.1)::
 
         >>> parse_token_list("keep-alive, Upgrade")
         ['keep-alive', 'Upgrade']
         >>> parse_token_list(" , upgrade,,")
         ['upgrade']
 
-    Raises :class:`ValueError` when an element is not a token (RFC 7230 §3.2.6).
+    Raises :class:`ValueError` when an element is not a token (RFC 9110 §5.6.2).
     """
     tokens = _split_list(value)
     for token in tokens:
@@ -302,7 +302,7 @@ def parse_token_list(value: str) -> list[str]:
 
 
 def _parse_protocol_list(value: str) -> list[str]:
-    """Parse ``Upgrade``'s list: ``protocol-name ["/" protocol-version]`` (RFC 7230 §6.7)."""
+    """Parse ``Upgrade``'s list: ``protocol-name ["/" protocol-version]`` (RFC 9110 §7.8)."""
     protocols = _split_list(value)
     for protocol in protocols:
         if not _PROTOCOL.fullmatch(protocol):
@@ -336,10 +336,10 @@ def _read_head_line(
         raise too_large(f"{where} longer than {MAX_LINE_LENGTH} bytes") from None
     except EOFError as exc:
         raise EOFError(f"the stream ended before the end of the {where}") from exc
-    # RFC 7230 §3.5 lets a recipient accept a bare LF; handshakes always use CRLF, and a parser
+    # RFC 9112 §2.2 lets a recipient accept a bare LF; handshakes always use CRLF, and a parser
     # that accepts exactly one line ending cannot disagree with a proxy about where lines end.
     if not line.endswith(b"\r\n"):
-        raise invalid(f"the {where} ends with a bare LF; HTTP lines end with CRLF (RFC 7230 §3)")
+        raise invalid(f"the {where} ends with a bare LF; HTTP lines end with CRLF (RFC 9112 §2.2)")
     line = line[:-2]
     if not line.isascii():
         byte = next(b for b in line if b >= 0x80)
@@ -348,27 +348,28 @@ def _read_head_line(
 
 
 def _parse_header_line(line: str, invalid: Callable[[str], Exception]) -> tuple[str, str]:
-    """Split ``Name: value`` (RFC 7230 §3.2), refusing what the RFC tells a server to refuse."""
+    """Split ``Name: value`` (RFC 9112 §5), refusing what the RFC tells a server to refuse."""
     if line[0] in _OWS:
-        # RFC 7230 §3.2.4: "A server that receives an obs-fold in a request message [...] MUST
+        # RFC 9112 §5.2: "A server that receives an obs-fold in a request message [...] MUST
         # either reject the message by sending a 400 (Bad Request) [...] or replace each
         # received obs-fold with one or more SP octets". We reject.
         raise invalid(
             f"header line {_quote(line)} starts with whitespace: obsolete line folding "
-            "(obs-fold) is not allowed (RFC 7230 §3.2.4)"
+            "(obs-fold) is not allowed (RFC 9112 §5.2)"
         )
     name, colon, value = line.partition(":")
     if not colon:
         raise invalid(f"header line {_quote(line)} has no colon; expected 'Name: value'")
     if name != name.rstrip(_OWS):
-        # RFC 7230 §3.2.4: "A server MUST reject any received request message that contains
-        # whitespace between a header field-name and colon with a response code of 400".
+        # RFC 9112 §5.1: "A server MUST reject, with a response status code of 400 (Bad Request),
+        # any received request message that contains whitespace between a header field name and
+        # colon."
         raise invalid(
             f"whitespace between the header name {_quote(name.rstrip(_OWS))} and its colon "
-            "(RFC 7230 §3.2.4)"
+            "(RFC 9112 §5.1)"
         )
     if not _TOKEN.fullmatch(name):
-        raise invalid(f"header name {_quote(name)} is not a token (RFC 7230 §3.2.6)")
+        raise invalid(f"header name {_quote(name)} is not a token (RFC 9110 §5.6.2)")
     value = value.strip(_OWS)
     if not _FIELD_VALUE.fullmatch(value):
         raise invalid(f"control character in the value of {name}: {_quote(value)}")
@@ -434,7 +435,7 @@ class Request:
 
     @classmethod
     def parse(cls, read_line: ReadLine) -> Generator[None, None, Request]:
-        """Parse a request head (RFC 7230 §3) from ``read_line``; a generator (see the module).
+        """Parse a request head (RFC 9112 §2.1) from ``read_line``; a generator (see the module).
 
         Reads only the head: a WebSocket handshake request is a GET and has no body, so a
         request that announces one (``Content-Length`` other than 0, ``Transfer-Encoding``)
@@ -445,7 +446,7 @@ class Request:
         request_line, headers = yield from _read_head(
             read_line, "request line", InvalidRequest, HeadTooLarge
         )
-        # RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version CRLF
+        # RFC 9112 §3: request-line = method SP request-target SP HTTP-version
         parts = request_line.split(" ")
         if (
             len(parts) != 3
@@ -455,7 +456,7 @@ class Request:
         ):
             raise InvalidRequest(
                 f"request line {_quote(request_line)} is not METHOD SP request-target SP "
-                "HTTP-version, as in 'GET /chat HTTP/1.1' (RFC 7230 §3.1.1)"
+                "HTTP-version, as in 'GET /chat HTTP/1.1' (RFC 9112 §3)"
             )
         method, path, version = parts
         if "Transfer-Encoding" in headers or headers.get_all("Content-Length") not in ([], ["0"]):
@@ -513,11 +514,11 @@ class Response:
 
     @classmethod
     def parse(cls, read_line: ReadLine, read_exact: ReadExact) -> Generator[None, None, Response]:
-        """Parse a response (RFC 7230 §3) from ``read_line`` and ``read_exact``; a generator.
+        """Parse a response (RFC 9112 §2.1) from ``read_line`` and ``read_exact``; a generator.
 
         The body is read when ``Content-Length`` announces one (at most
-        :data:`MAX_BODY_SIZE` bytes). A 1xx, 204 or 304 response has no body (RFC 7230
-        §3.3.3), in particular the 101, after which the stream carries WebSocket frames. A
+        :data:`MAX_BODY_SIZE` bytes). A 1xx, 204 or 304 response has no body (RFC 9112
+        §6.3), in particular the 101, after which the stream carries WebSocket frames. A
         response without ``Content-Length`` is given an empty body: its body would run to the
         end of the connection, and a client that did not get its 101 closes it anyway.
         Raises :class:`~wslib.exceptions.InvalidResponse` when malformed or over a limit,
@@ -526,12 +527,12 @@ class Response:
         status_line, headers = yield from _read_head(
             read_line, "status line", InvalidResponse, InvalidResponse
         )
-        # RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase CRLF
+        # RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
         match = re.fullmatch(r"(HTTP/[0-9]\.[0-9]) ([1-5][0-9][0-9])(?: (.*))?", status_line)
         if match is None or not _REASON.fullmatch(match.group(3) or ""):
             raise InvalidResponse(
                 f"status line {_quote(status_line)} is not HTTP-version SP status-code SP "
-                "reason, as in 'HTTP/1.1 101 Switching Protocols' (RFC 7230 §3.1.2)"
+                "reason, as in 'HTTP/1.1 101 Switching Protocols' (RFC 9112 §4)"
             )
         version, status, reason = match.group(1), int(match.group(2)), match.group(3) or ""
         body = b""
@@ -588,7 +589,7 @@ def _single(headers: Headers, name: str, why: str) -> str:
 
 
 def _joined(headers: Headers, name: str) -> str:
-    """All values of a list-valued header as one list (RFC 7230 §3.2.2 lets fields combine)."""
+    """All values of a list-valued header as one list (RFC 9110 §5.3 lets fields combine)."""
     return ", ".join(headers.get_all(name))
 
 
@@ -653,9 +654,9 @@ def accept(
 
     headers = request.headers
     # §4.2.1 item 2: "A |Host| header field containing the server's authority."
-    # RFC 7230 §5.4: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+    # RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
     # request message that lacks a Host header field and to any request message that contains
-    # more than one Host header field or a Host header field with an invalid field-value."
+    # more than one Host header field line or a Host header field with an invalid field value."
     host = _single(headers, "Host", "it names the server, as in 'Host: example.com:8080'")
     if not host:
         raise InvalidHeader("Host", "the Host header is empty; it must name the server")
@@ -838,7 +839,8 @@ def check_response(response: Response, key: str, *, subprotocols: Sequence[str] 
     Connection_" (§4.1) when any of these checks fails.
     """
     # §4.1: "If the status code received from the server is not 101, the client handles the
-    # response per HTTP [RFC2616] procedures." For a WebSocket client: it gives up.
+    # response per HTTP [RFC2616] procedures." (RFC 2616 is now RFC 9110 and RFC 9112.) For a
+    # WebSocket client: it gives up.
     if response.status != 101:
         explanation = response.body.decode("utf-8", "replace").strip().splitlines()
         detail = f": {_quote(explanation[0], 120)}" if explanation else ""

@@ -76,7 +76,7 @@ def is_valid_key_lenient(key: str) -> bool:
 
 
 def has_upgrade_token(value: str) -> bool:
-    """RFC 7230 §6.1 and §7: a comma-separated list of case-insensitive tokens."""
+    """RFC 9110 §7.6.1 and §5.6.1: a comma-separated list of case-insensitive tokens."""
     return "upgrade" in [token.strip().lower() for token in value.split(",")]
 
 
@@ -149,7 +149,7 @@ def status_for_without_426(request: bytes) -> int:
 
 
 def status_for_without_405(request: bytes) -> int:
-    """Wrong: answers 400 to a method that is not GET (RFC 7231: 405 Method Not Allowed)."""
+    """Wrong: answers 400 to a method that is not GET (RFC 9110 §15.5.6: 405 Method Not Allowed)."""
     status = status_for(request)
     return 400 if status == 405 else status
 

@@ -21,7 +21,7 @@ What it takes care of:
 - **The recipe** (:func:`nginx_config`): the ``map $http_upgrade $connection_upgrade`` block,
   ``proxy_http_version 1.1`` and the ``Upgrade``, ``Connection``, ``Host``, ``X-Real-IP`` and
   ``X-Forwarded-For`` headers. ``Upgrade`` and ``Connection`` are *hop-by-hop* headers
-  (RFC 7230 §6.1): a proxy removes them before it forwards a request, so they reach the server
+  (RFC 9110 §7.6.1): a proxy removes them before it forwards a request, so they reach the server
   only when the configuration sets them again.
 - **Breaking it one line at a time** (``broken=``, see :data:`BROKEN`), to see what a client gets.
 - **Idle timeouts** (``read_timeout=``, ``send_timeout=``): nginx's ``proxy_read_timeout``

@@ -1,7 +1,7 @@
 """The data model of a dissection: what :func:`~wslib.lab.dissect.conversations` returns.
 
 One record per thing seen on the wire: :class:`TcpEvent` (RFC 9293 §3.5, §3.6: SYN, FIN, RST),
-:class:`HttpMessage` (the opening handshake, RFC 6455 §4, RFC 7230 §3), :class:`FrameRecord`
+:class:`HttpMessage` (the opening handshake, RFC 6455 §4, RFC 9112 §2.1), :class:`FrameRecord`
 (one frame, RFC 6455 §5.2), :class:`ErrorRecord` (a broken rule, where it happened), and
 :class:`Conversation`, which holds them all for one TCP connection. :func:`timeline` merges a
 conversation's records in wire order (what :func:`wslib.lab.ladder.draw_ladder` draws).
@@ -79,7 +79,7 @@ class TcpEvent:
 
 @dataclass(frozen=True)
 class HttpMessage:
-    """An HTTP request or response head (RFC 7230 §3), as sent: the handshake (RFC 6455 §4).
+    """An HTTP request or response head (RFC 9112 §2.1), as sent: the handshake (RFC 6455 §4).
 
     ``start_line`` is the request line or status line; ``raw`` the bytes of the head plus up to
     ``max_payload`` bytes of its body (a handshake has none). ``time``/``packet``: the packet that

@@ -2,7 +2,7 @@
 
 ``_Dissector`` routes TCP segments (:mod:`.pcap`) to one ``_Connection`` per 4-tuple; each
 direction (``_Half``) has a reassembler (:mod:`.tcp`), a :class:`~wslib.streams.StreamReader`
-and a generator parser: HTTP heads (RFC 7230 §3) until the upgrade is answered with 101
+and a generator parser: HTTP heads (RFC 9112 §2.1) until the upgrade is answered with 101
 (RFC 6455 §4.2.2), then frames (RFC 6455 §5.2), read whatever their header says and judged
 by wslib's own :func:`~wslib.frames.check_frame` (a broken rule is flagged on the frame), messages
 checked for fragmentation (§5.4), UTF-8 (§8.1) and close payloads (§5.5.1), and
@@ -213,7 +213,7 @@ class _Inflater:
 
 
 def _list(headers: Headers, name: str) -> list[str]:
-    """The comma-separated elements of every ``name`` header field (RFC 7230 §7), stripped."""
+    """The comma-separated elements of every ``name`` header field (RFC 9110 §5.6.1), stripped."""
     return [e.strip() for v in headers.get_all(name) for e in v.split(",") if e.strip()]
 
 
@@ -357,7 +357,7 @@ class _Connection:
     def _skip_body(
         self, half: _Half, headers: Headers, *, to_eof: bool
     ) -> Generator[None, None, bytes]:
-        """Read an HTTP body (RFC 7230 §3.3.3): by Content-Length, or to the end of the stream."""
+        """Read an HTTP body (RFC 9112 §6.3): by Content-Length, or to the end of the stream."""
         lengths = headers.get_all("Content-Length")
         if "Transfer-Encoding" in headers:
             raise _NotHttp  # chunked bodies are not followed: stop decoding this connection
