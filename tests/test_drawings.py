@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -434,7 +435,7 @@ def marks(ax: Axes) -> dict[str, list[tuple[float, float]]]:
         if kind == "triangle":  # up or down: the apex is the one corner alone at its height
             ys = [round(float(y), 6) for y in path.vertices[:3, 1]]
             kind = "up" if ys.count(max(ys)) == 1 else "down"
-        for xy in ax.transData.transform(collection.get_offsets()):
+        for xy in collection.get_offset_transform().transform(collection.get_offsets()):
             found.setdefault(kind, []).append((float(xy[0]), float(xy[1])))
     return found
 
@@ -455,6 +456,25 @@ def test_timeline_pings_point_up_above_their_row_and_pongs_down_below() -> None:
     # display coordinates: y grows upwards
     assert all(y > row_of(y) for _, y in found["up"]), "a ping ▲ sits below its row's line"
     assert all(y < row_of(y) for _, y in found["down"]), "a pong ▼ sits above its row's line"
+
+
+def test_timeline_close_frames_and_the_fin_are_side_by_side_not_stacked() -> None:
+    # The pinged run ends with the client's close frame, the server's, then the FIN, within
+    # milliseconds: at a minute's scale the same pixel, where the ✖ hid the ■.
+    rows = idle_rows()[2:]
+    ax = drawings.draw_timeline(rows, 10.0)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    save(fig, "09-timeline-end.png")
+    found = marks(ax)
+    apart = 6 * fig.dpi / 72  # 6 points: more than half the ✖ plus half a ■
+    for y in range(len(rows)):
+        row_y = float(ax.transData.transform((0, y))[1])
+        ends = [(x, kind) for kind in ("square", "X") for x, yy in found[kind] if yy == row_y]
+        assert sorted(kind for _, kind in ends) == ["X", "square", "square"], ends
+        xs = sorted(x for x, _ in ends)
+        assert all(b - a >= apart for a, b in itertools.pairwise(xs)), xs
+        assert max(ends)[1] == "X", "the FIN comes after both close frames"
 
 
 def test_timeline_legend_names_every_mark_and_both_bands() -> None:

@@ -800,6 +800,50 @@ def _first_end(conversation: Any) -> Any:
     return None
 
 
+#: Points between the centres of a close frame ■ and the FIN ✖ drawn side by side.
+_END_SPACING = 11.0
+
+
+def _end_nudges(conversation: Any, end: Any, span: float) -> dict[int, float]:
+    """Sideways shifts, in points, that keep a row's close frames ■ and its FIN ✖ apart.
+
+    They often come within milliseconds of each other (the close handshake, then TCP's FIN), which
+    at a minute's scale is the same pixel: the ✖ would hide the ■. Marks closer than 1.5 % of the
+    axis ``span`` are spread out in time order, ``_END_SPACING`` points apart, around where they
+    happened. Keys: the index of the close frame in ``conversation.frames``, -1 for the FIN.
+    """
+    marks = [
+        (frame.time, index)
+        for index, frame in enumerate(conversation.frames)
+        if frame.opcode.name == "CLOSE"
+    ]
+    if end is not None:
+        marks.append((end.time, -1))
+    marks.sort()
+    clusters: list[list[int]] = []
+    last = None
+    for time, key in marks:
+        if last is not None and time - last < 0.015 * span:
+            clusters[-1].append(key)
+        else:
+            clusters.append([key])
+        last = time
+    nudges: dict[int, float] = {}
+    for cluster in clusters:
+        for position, key in enumerate(cluster):
+            nudges[key] = (position - (len(cluster) - 1) / 2) * _END_SPACING
+    return nudges
+
+
+def _nudged(ax: Axes, points: float) -> Any:
+    """The data transform of ``ax``, shifted ``points`` to the right on the page."""
+    from matplotlib.transforms import ScaledTranslation
+
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    return ax.transData + ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)
+
+
 def draw_timeline(
     rows: Sequence[tuple[str, Any]],
     timeout: float,
@@ -811,7 +855,8 @@ def draw_timeline(
 
     Marks: each frame (message ●, ping ▲ just above the row's line, pong ▼ just below it, close
     frame ■), filled when the server side sent it and hollow when the client side did; and the
-    first FIN or RST (✕, RFC 9293 §3.6) that ended the connection. Behind the row, a band for each
+    first FIN or RST (✕, RFC 9293 §3.6) that ended the connection; close frames and the ✕ that
+    fall on the same spot are drawn side by side, in time order, so none hides another. Behind the row, a band for each
     silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
     when it was shorter; above the row, the longest silence in seconds. Everything is named in
     the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
@@ -827,6 +872,13 @@ def draw_timeline(
         end = _first_end(conv)
         if end is not None:
             times.append(end.time - conv.start)
+        end_x = max([end_x, *times])
+    span = max(end_x, 1.0) * 1.05
+    for y, (_label, conv) in enumerate(rows):
+        times = [frame.time - conv.start for frame in conv.frames]
+        end = _first_end(conv)
+        if end is not None:
+            times.append(end.time - conv.start)
         times.sort()
         gaps = list(itertools.pairwise(times))
         for a, b in gaps:
@@ -836,7 +888,8 @@ def draw_timeline(
             a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
             silences.append((y, a, b))
         ax.plot([0, times[-1] if times else 0], [y, y], color="0.55", linewidth=0.6, zorder=1)
-        for frame in conv.frames:
+        nudges = _end_nudges(conv, end, span)
+        for index, frame in enumerate(conv.frames):
             name = frame.opcode.name
             marker, colour, _ = TIMELINE_MARKS.get(name, ("x", COLOURS["marker"], name))
             filled = frame.direction == "s2c"
@@ -849,13 +902,19 @@ def draw_timeline(
                 facecolors=colour if filled else "white",
                 edgecolors=colour,
                 linewidths=1.3,
+                transform=_nudged(ax, nudges.get(index, 0.0)),
             )
         if end is not None:
             ax.scatter(
-                end.time - conv.start, y, marker="X", s=110, color=COLOURS["error"], zorder=4
+                end.time - conv.start,
+                y,
+                marker="X",
+                s=110,
+                color=COLOURS["error"],
+                zorder=4,
+                transform=_nudged(ax, nudges.get(-1, 0.0)),
             )
-        end_x = max([end_x, *times])
-    right = max(end_x, 1.0) * 1.05
+    right = span
     ax.set_xlim(-0.02 * right, right)
     ax.set_ylim(len(rows) - 0.45, -0.75)  # the first row on top; room above it for its label
     ax.set_yticks(range(len(rows)), [label for label, _ in rows])
