@@ -856,8 +856,8 @@ def draw_timeline(
     Marks: each frame (message ●, ping ▲ just above the row's line, pong ▼ just below it, close
     frame ■), filled when the server side sent it and hollow when the client side did; and the
     first FIN or RST (✕, RFC 9293 §3.6) that ended the connection; close frames and the ✕ that
-    fall on the same spot are drawn side by side, in time order, so none hides another. Behind the row, a band for each
-    silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
+    fall on the same spot are drawn side by side, in time order, so none hides another. Behind
+    the row, a band for each silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
     when it was shorter; above the row, the longest silence in seconds. Everything is named in
     the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
     """
@@ -867,7 +867,7 @@ def draw_timeline(
     fig = ax.get_figure(root=True)
     end_x = 0.0
     silences: list[tuple[int, float, float]] = []  # (row, start, end) of each row's longest
-    for y, (_label, conv) in enumerate(rows):
+    for _label, conv in rows:
         times = [frame.time - conv.start for frame in conv.frames]
         end = _first_end(conv)
         if end is not None:
