@@ -857,9 +857,9 @@ def draw_timeline(
     frame ■), filled when the server side sent it and hollow when the client side did; and the
     first FIN or RST (✕, RFC 9293 §3.6) that ended the connection; close frames and the ✕ that
     fall on the same spot are drawn side by side, in time order, so none hides another. Behind
-    the row, a band for each silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
-    when it was shorter; above the row, the longest silence in seconds. Everything is named in
-    the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
+    the row, a band for each silence between two of them: orange when it lasted ``timeout`` (at
+    least 95 % of it), grey when it was shorter; above the row, the longest silence in seconds.
+    Everything is named in the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
     """
     own = ax is None
     if ax is None:
