@@ -541,3 +541,50 @@ def test_draw_bills_stacks_the_four_kinds_and_writes_each_total() -> None:
         legend = [t.get_text() for t in left.get_legend().get_texts()]
         assert legend == ["TCP/IP headers", "HTTP headers", "framing", "payload"]
         plt.close(fig)
+
+
+# --- notebook 07: the recorded minute -------------------------------------------------------------
+
+
+def test_connection_lanes_keep_drawn_bars_apart() -> None:
+    # three clients polling in step: three short connections a second, 0.01 s apart
+    spans = [(t + 0.01 * c, t + 0.01 * c + 0.005) for t in range(5) for c in range(3)]
+    lanes = drawings.connection_lanes(spans, gap=0.04)
+    assert sorted(set(lanes)) == [0, 1, 2]
+    for lane in set(lanes):
+        mine = [span for span, own in zip(spans, lanes, strict=True) if own == lane]
+        for (a, _), (b, _) in itertools.pairwise(mine):
+            assert b - a >= drawings.MIN_BAR_S + 0.04
+    assert drawings.connection_lanes([], gap=0.04) == []
+
+
+def test_draw_minute_short_polling_is_a_comb_not_a_band() -> None:
+    from matplotlib.collections import PolyCollection
+
+    from wslib.lab.polling import FINISH_JOB, measure, recording_path, select
+
+    measurements = measure(recording_path())
+    minute = [
+        select(measurements, "short", interval=1.0, job=FINISH_JOB),
+        select(measurements, "websocket", job=FINISH_JOB),
+    ]
+    ax = drawings.draw_minute(minute)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    save(fig, "07-minute.png")
+    short_y = 1  # the first row is on top
+    bars: list[tuple[float, float, float, float]] = []
+    for collection in ax.collections:
+        if isinstance(collection, PolyCollection):
+            for path in collection.get_paths():
+                (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+                if short_y <= y0 < short_y + 0.5:
+                    bars.append((float(x0), float(x1), float(y0), float(y1)))
+    t0 = min(m.start for m in minute)
+    opened = [a for a, _ in minute[0].spans if a - t0 < 60]
+    assert len(bars) == len(opened) > 50  # every connection of the minute drawn, none merged
+    assert max(x1 - x0 for x0, x1, _, _ in bars) < 1.0  # short connections, no 50 s bands
+    for a, b in itertools.combinations(bars, 2):  # no two bars touch: a comb
+        apart_in_x = a[1] < b[0] or b[1] < a[0]
+        apart_in_y = a[3] <= b[2] or b[3] <= a[2]
+        assert apart_in_x or apart_in_y, (a, b)

@@ -11,6 +11,7 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
     drawings.draw_throughput(results)                           # notebook 02: the benchmark
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
+    drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -49,17 +50,21 @@ __all__ = [
     "CYCLE",
     "FRAME_COLOURS",
     "IMPLEMENTATION_STYLES",
+    "MIN_BAR_S",
     "OUTCOME_COLOURS",
     "PALETTE",
     "SILENCE_COLOURS",
     "STATE_COLOURS",
     "STRATEGY_COLOURS",
+    "STRATEGY_MARKERS",
     "TIMELINE_MARKS",
     "Call",
     "Delivery",
     "FrameField",
+    "connection_lanes",
     "draw_bills",
     "draw_frame",
+    "draw_minute",
     "draw_outcomes",
     "draw_polling",
     "draw_ratios",
@@ -682,6 +687,83 @@ def use_palette() -> None:
     from cycler import cycler
 
     plt.rcParams["axes.prop_cycle"] = cycler(color=CYCLE)
+
+
+#: ... and a marker each, so that they differ in shape too (vermillion and orange are close).
+STRATEGY_MARKERS = {"short": "o", "keepalive": "s", "long": "^", "sse": "v", "websocket": "*"}
+
+#: The width a TCP connection is drawn with in :func:`draw_minute` at least, so that it shows.
+MIN_BAR_S = 0.12
+
+
+def connection_lanes(spans: Sequence[tuple[float, float]], gap: float) -> list[int]:
+    """A sub-row (lane) for each connection of ``spans``, so that no two drawn bars touch.
+
+    Each connection is drawn at least :data:`MIN_BAR_S` wide; it goes in the first lane whose
+    last bar ended ``gap`` seconds before it starts, or in a new lane. Clients that poll in step
+    get a lane each: each lane a comb of short connections, not one merged band.
+    """
+    ends: list[float] = []
+    lanes: list[int] = []
+    for start, end in spans:
+        drawn_end = start + max(end - start, MIN_BAR_S)
+        for lane, last in enumerate(ends):
+            if last + gap <= start:
+                ends[lane] = drawn_end
+                lanes.append(lane)
+                break
+        else:
+            ends.append(drawn_end)
+            lanes.append(len(ends) - 1)
+    return lanes
+
+
+def draw_minute(
+    measurements: Sequence[Any], *, seconds: float = 60.0, ax: Axes | None = None
+) -> Axes:
+    """A recorded minute of notebook 07: a row per strategy (a ``wslib.lab.polling.Measurement``).
+
+    In each row: grey bars, the TCP connections (at least :data:`MIN_BAR_S` wide, so a short one
+    shows), stacked in sub-rows by :func:`connection_lanes` so that connections open at about
+    the same time stay apart; blue ticks, the requests (for WebSocket: the messages that submit
+    tasks); a black × for each event on the server and an orange line from it to the moment the
+    client knew. Everything from the first packet of the first row, for ``seconds``.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(12, 4.6), layout="constrained")
+    t0 = min(m.start for m in measurements)
+    grey = tint(PALETTE["grey"], 0.25)
+    for row, m in enumerate(measurements):
+        y = len(measurements) - 1 - row
+        spans = sorted((a - t0, b - t0) for a, b in m.spans if a - t0 < seconds)
+        lanes = connection_lanes(spans, gap=0.04)
+        count = max(lanes, default=0) + 1
+        band, bottom = 0.45, y + 0.02  # the connections' part of the row, split into lanes
+        height = band / count
+        for (a, b), lane in zip(spans, lanes, strict=True):
+            ax.broken_barh(
+                [(a, max(b - a, MIN_BAR_S))],
+                (bottom + lane * height + 0.1 * height, 0.8 * height),
+                color=grey,
+            )
+        if row:
+            ax.axhline(y + 0.55, color="0.8", linewidth=0.8)  # where the row above ends
+        ticks = [t - t0 for t in m.request_times if t - t0 < seconds]
+        ax.plot(ticks, [y - 0.1] * len(ticks), "|", color=PALETTE["blue"], markersize=7)
+        for event, known in zip(m.events, m.known, strict=True):
+            if event - t0 < seconds:
+                ax.plot([event - t0, known - t0], [y - 0.3, y - 0.3], color=PALETTE["orange"], lw=2)
+                ax.plot(event - t0, y - 0.3, "x", color="black")
+    ax.set_yticks(range(len(measurements)), [m.label for m in reversed(measurements)])
+    ax.set_xlim(0, seconds)
+    ax.set_ylim(-0.45, len(measurements) - 0.45)
+    ax.set_xlabel("seconds (the recorded minute)")
+    ax.set_title(
+        "Connections (grey, one sub-row per connection open at the same time), requests (blue "
+        "ticks),\nevents (black ×) and how long the client waited (orange)",
+        fontsize=10,
+    )
+    return ax
 
 
 def draw_outcomes(
