@@ -588,3 +588,37 @@ def test_draw_minute_short_polling_is_a_comb_not_a_band() -> None:
         apart_in_x = a[1] < b[0] or b[1] < a[0]
         apart_in_y = a[3] <= b[2] or b[3] <= a[2]
         assert apart_in_x or apart_in_y, (a, b)
+
+
+# --- notebook 06: keepalive ------------------------------------------------------------------------
+
+
+def test_draw_keepalive_puts_each_frame_in_its_lane_and_a_bar_under_each_ping() -> None:
+    from wslib.lab.dissect import conversations
+    from wslib.lab.tools import PCAP_DIR
+
+    (idle,) = conversations(PCAP_DIR / "keepalive-idle.pcap")
+    fig = drawings.draw_keepalive(idle, title="keepalive-idle.pcap")
+    save(fig, "06-keepalive.png")
+    top, bottom = fig.axes
+    t0 = idle.frames[0].time
+    lanes = {"c2s": 1, "s2c": 0}
+    drawn = sorted(
+        (round(float(x), 6), float(y))
+        for collection in top.collections
+        for x, y in collection.get_offsets()
+    )
+    assert drawn == sorted((round(f.time - t0, 6), lanes[f.direction]) for f in idle.frames)
+    pings = [f for f in idle.frames if f.opcode == Opcode.PING]
+    pongs = [f for f in idle.frames if f.opcode == Opcode.PONG]
+    bars = sorted((round(p.get_x() + p.get_width() / 2, 6), p.get_height()) for p in bottom.patches)
+    assert len(bars) == len(pings) > 3
+    for (x, ms), ping in zip(bars, pings, strict=True):
+        pong = min((p for p in pongs if p.time >= ping.time), key=lambda p: p.time)
+        assert x == round(ping.time - t0, 6)
+        assert ms == pytest.approx(1000 * (pong.time - ping.time))
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "ping",
+        "pong",
+        "message, close",
+    ]

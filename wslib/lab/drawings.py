@@ -12,6 +12,7 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_throughput(results)                           # notebook 02: the benchmark
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
     drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
+    drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -42,6 +43,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
+from ..frames import Opcode
 from ..protocol import Event, State
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "connection_lanes",
     "draw_bills",
     "draw_frame",
+    "draw_keepalive",
     "draw_minute",
     "draw_outcomes",
     "draw_polling",
@@ -1074,6 +1077,63 @@ def _timeline_legend(timeout: float, conversations: Sequence[Any]) -> list[Any]:
         Patch(color=SILENCE_COLOURS["timeout"], label=f"silence of a whole timeout ({timeout:g} s)")
     )
     return handles
+
+
+# --- notebook 06: keepalive pings over a minute of silence --------------------------------------
+
+
+def draw_keepalive(conversation: Any, *, title: str | None = None) -> Figure:
+    """The frames of one dissected ``conversation`` in time, and how fast each ping was answered.
+
+    Top: a lane per direction, each frame a mark: ping ▼ (blue), pong ▲ (orange), any other frame
+    (message, close) ■ (grey). Bottom, under each ping: the milliseconds until the first pong
+    that followed it (RFC 6455 §5.5.2-5.5.3: a pong answers a ping "as soon as is practical").
+    Time is counted from the first frame.
+    """
+    frames = conversation.frames
+    t0 = frames[0].time if frames else 0.0
+    pings = [f for f in frames if f.opcode == Opcode.PING]
+    pongs = [f for f in frames if f.opcode == Opcode.PONG]
+    others = [f for f in frames if f.opcode not in (Opcode.PING, Opcode.PONG)]
+    answered: list[tuple[float, float]] = []  # (ping time, ms until its pong)
+    for ping in pings:
+        pong = next((p for p in pongs if p.time >= ping.time), None)
+        if pong is not None:
+            answered.append((ping.time - t0, 1000 * (pong.time - ping.time)))
+    fig, (top, bottom) = plt.subplots(
+        2,
+        1,
+        figsize=(9, 3.6),
+        sharex=True,
+        layout="constrained",
+        gridspec_kw={"height_ratios": [2, 1.3]},
+    )
+    lanes = {"c2s": 1, "s2c": 0}
+    for group, marker, colour, label in (
+        (pings, "v", PALETTE["blue"], "ping"),
+        (pongs, "^", PALETTE["orange"], "pong"),
+        (others, "s", PALETTE["grey"], "message, close"),
+    ):
+        top.scatter(
+            [f.time - t0 for f in group],
+            [lanes[f.direction] for f in group],
+            marker=marker,
+            color=colour,
+            label=label,
+            s=50,
+            zorder=3,
+        )
+    top.set_yticks([0, 1], ["server → client", "client → server"])
+    top.set_ylim(-0.6, 1.6)
+    top.grid(axis="x", alpha=0.3)
+    top.legend(loc="center left", fontsize=8, bbox_to_anchor=(1.01, 0.5), frameon=False)
+    top.set_title(title or "Pings and pongs in time", fontsize=10)
+    bottom.bar(
+        [t for t, _ in answered], [ms for _, ms in answered], width=0.8, color=PALETTE["blue"]
+    )
+    bottom.set_ylabel("pong after\n(ms)", fontsize=8)
+    bottom.set_xlabel("seconds since the first frame")
+    return fig
 
 
 def draw_bills(
