@@ -590,7 +590,7 @@ def test_draw_minute_short_polling_is_a_comb_not_a_band() -> None:
         assert apart_in_x or apart_in_y, (a, b)
 
 
-# --- notebook 06: keepalive ----------------------------------------------------------------
+# --- notebook 06: keepalive -----------------------------------------------------------------------
 
 
 def test_draw_keepalive_puts_each_frame_in_its_lane_and_a_bar_under_each_ping() -> None:
