@@ -665,8 +665,8 @@ def heartbeat_run(
     - ``closed_after``: seconds from the open to the end of the connection, None if it was still
       open after ``seconds``;
     - ``close_code``/``close_reason``: from the close frame the client received (None: no close
-      frame reached it, the connection just ended; or one was sent, but nginx reset the
-      connection before websocket-client read it);
+      frame reached it, the connection just ended; or one was sent, but websocket-client failed
+      first on a write to the connection nginx had closed, and never read it);
     - ``client_error``: what websocket-client reported, if anything;
     - ``server_sent_code``/``server_sent_reason``: the close frame the server sent, if it sent
       one (``wslib.serve`` sends 1011 "keepalive ping timeout" when a pong is late; 1000 when it
