@@ -197,6 +197,19 @@ def test_echo_session(tmp_path: Path) -> None:
     assert conv.duration > 0
 
 
+def test_summary_labels_its_byte_counts_as_the_frames_view_not_the_bill() -> None:
+    # The byte bill (wslib.lab.bill) counts control frames as framing and IP bytes; the summary
+    # counts every frame's payload and header: its numbers must say which view they are.
+    conv = only(echo_session().packets)
+    lines = conv.summary().splitlines()
+    assert f"{conv.wire_bytes} bytes captured (link-layer headers included)" in lines[0]
+    assert (
+        f"  frames: payload {conv.payload_bytes} B (control frames included), "
+        f"headers {conv.framing_bytes} B"
+    ) in lines
+    assert not any(line.lstrip().startswith("payload ") for line in lines)
+
+
 def test_packets_and_pcapng_and_file_agree(tmp_path: Path) -> None:
     wire = echo_session()
     from_file = only(wire.write(tmp_path / "a.pcap"))

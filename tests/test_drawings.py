@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -434,7 +435,7 @@ def marks(ax: Axes) -> dict[str, list[tuple[float, float]]]:
         if kind == "triangle":  # up or down: the apex is the one corner alone at its height
             ys = [round(float(y), 6) for y in path.vertices[:3, 1]]
             kind = "up" if ys.count(max(ys)) == 1 else "down"
-        for xy in ax.transData.transform(collection.get_offsets()):
+        for xy in collection.get_offset_transform().transform(collection.get_offsets()):
             found.setdefault(kind, []).append((float(xy[0]), float(xy[1])))
     return found
 
@@ -455,6 +456,25 @@ def test_timeline_pings_point_up_above_their_row_and_pongs_down_below() -> None:
     # display coordinates: y grows upwards
     assert all(y > row_of(y) for _, y in found["up"]), "a ping ▲ sits below its row's line"
     assert all(y < row_of(y) for _, y in found["down"]), "a pong ▼ sits above its row's line"
+
+
+def test_timeline_close_frames_and_the_fin_are_side_by_side_not_stacked() -> None:
+    # The pinged run ends with the client's close frame, the server's, then the FIN, within
+    # milliseconds: at a minute's scale the same pixel, where the ✖ hid the ■.
+    rows = idle_rows()[2:]
+    ax = drawings.draw_timeline(rows, 10.0)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    save(fig, "09-timeline-end.png")
+    found = marks(ax)
+    apart = 6 * fig.dpi / 72  # 6 points: more than half the ✖ plus half a ■
+    for y in range(len(rows)):
+        row_y = float(ax.transData.transform((0, y))[1])
+        ends = [(x, kind) for kind in ("square", "X") for x, yy in found[kind] if yy == row_y]
+        assert sorted(kind for _, kind in ends) == ["X", "square", "square"], ends
+        xs = sorted(x for x, _ in ends)
+        assert all(b - a >= apart for a, b in itertools.pairwise(xs)), xs
+        assert max(ends)[1] == "X", "the FIN comes after both close frames"
 
 
 def test_timeline_legend_names_every_mark_and_both_bands() -> None:
@@ -521,3 +541,84 @@ def test_draw_bills_stacks_the_four_kinds_and_writes_each_total() -> None:
         legend = [t.get_text() for t in left.get_legend().get_texts()]
         assert legend == ["TCP/IP headers", "HTTP headers", "framing", "payload"]
         plt.close(fig)
+
+
+# --- notebook 07: the recorded minute -------------------------------------------------------------
+
+
+def test_connection_lanes_keep_drawn_bars_apart() -> None:
+    # three clients polling in step: three short connections a second, 0.01 s apart
+    spans = [(t + 0.01 * c, t + 0.01 * c + 0.005) for t in range(5) for c in range(3)]
+    lanes = drawings.connection_lanes(spans, gap=0.04)
+    assert sorted(set(lanes)) == [0, 1, 2]
+    for lane in set(lanes):
+        mine = [span for span, own in zip(spans, lanes, strict=True) if own == lane]
+        for (a, _), (b, _) in itertools.pairwise(mine):
+            assert b - a >= drawings.MIN_BAR_S + 0.04
+    assert drawings.connection_lanes([], gap=0.04) == []
+
+
+def test_draw_minute_short_polling_is_a_comb_not_a_band() -> None:
+    from matplotlib.collections import PolyCollection
+
+    from wslib.lab.polling import FINISH_JOB, measure, recording_path, select
+
+    measurements = measure(recording_path())
+    minute = [
+        select(measurements, "short", interval=1.0, job=FINISH_JOB),
+        select(measurements, "websocket", job=FINISH_JOB),
+    ]
+    ax = drawings.draw_minute(minute)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    save(fig, "07-minute.png")
+    short_y = 1  # the first row is on top
+    bars: list[tuple[float, float, float, float]] = []
+    for collection in ax.collections:
+        if isinstance(collection, PolyCollection):
+            for path in collection.get_paths():
+                (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+                if short_y <= y0 < short_y + 0.5:
+                    bars.append((float(x0), float(x1), float(y0), float(y1)))
+    t0 = min(m.start for m in minute)
+    opened = [a for a, _ in minute[0].spans if a - t0 < 60]
+    assert len(bars) == len(opened) > 50  # every connection of the minute drawn, none merged
+    assert max(x1 - x0 for x0, x1, _, _ in bars) < 1.0  # short connections, no 50 s bands
+    for a, b in itertools.combinations(bars, 2):  # no two bars touch: a comb
+        apart_in_x = a[1] < b[0] or b[1] < a[0]
+        apart_in_y = a[3] <= b[2] or b[3] <= a[2]
+        assert apart_in_x or apart_in_y, (a, b)
+
+
+# --- notebook 06: keepalive -----------------------------------------------------------------------
+
+
+def test_draw_keepalive_puts_each_frame_in_its_lane_and_a_bar_under_each_ping() -> None:
+    from wslib.lab.dissect import conversations
+    from wslib.lab.tools import PCAP_DIR
+
+    (idle,) = conversations(PCAP_DIR / "keepalive-idle.pcap")
+    fig = drawings.draw_keepalive(idle, title="keepalive-idle.pcap")
+    save(fig, "06-keepalive.png")
+    top, bottom = fig.axes
+    t0 = idle.frames[0].time
+    lanes = {"c2s": 1, "s2c": 0}
+    drawn = sorted(
+        (round(float(x), 6), float(y))
+        for collection in top.collections
+        for x, y in collection.get_offsets()
+    )
+    assert drawn == sorted((round(f.time - t0, 6), lanes[f.direction]) for f in idle.frames)
+    pings = [f for f in idle.frames if f.opcode == Opcode.PING]
+    pongs = [f for f in idle.frames if f.opcode == Opcode.PONG]
+    bars = sorted((round(p.get_x() + p.get_width() / 2, 6), p.get_height()) for p in bottom.patches)
+    assert len(bars) == len(pings) > 3
+    for (x, ms), ping in zip(bars, pings, strict=True):
+        pong = min((p for p in pongs if p.time >= ping.time), key=lambda p: p.time)
+        assert x == round(ping.time - t0, 6)
+        assert ms == pytest.approx(1000 * (pong.time - ping.time))
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "ping",
+        "pong",
+        "message, close",
+    ]

@@ -280,6 +280,17 @@ def test_the_shipped_recording_measures_consistently() -> None:
     assert RECORDING.stat().st_size < 2_000_000
 
 
+@pytest.mark.timeout(30)
+def test_a_reused_client_port_starts_a_new_span() -> None:
+    # HTTP/1.0 polling: the server closes first, so the OS hands the client's port out again; a
+    # connection is a span from its SYN, not everything one client port ever sent (07's timeline
+    # drew 50-second bars where there were only short connections).
+    for m in measure(RECORDING):
+        assert len(m.spans) == m.connections, m.label
+    short = select(measure(RECORDING), "short", interval=1.0, job=polling.FINISH_JOB)
+    assert max(b - a for a, b in short.spans) < 1.0  # each poll a short connection
+
+
 def test_scenario_for_the_recordings_module() -> None:
     from wslib.lab.recordings import Scenario
 

@@ -23,6 +23,7 @@ from wslib.lab.proxy import (
     ProxyUnavailable,
     client_heartbeat,
     forwarded_for,
+    heartbeat_run,
     idle_run,
     nginx_available,
     nginx_config,
@@ -349,3 +350,29 @@ def test_client_heartbeat_keeps_it_open_with_a_pong_per_interval() -> None:
     assert result["messages"] == 1 and result["pongs"] >= 3
     events = [event for _, event in result["timeline"]]
     assert events[0] == "message" and "client closes" in events
+
+
+@needs_nginx
+def test_heartbeat_run_pings_slower_than_the_idle_timeout_are_too_late() -> None:
+    result = heartbeat_run(1.0, client_ping_interval=1.2, client_ping_timeout=0.5, seconds=4.0)
+    # nginx cut it one idle timeout after the message, before the first ping: no close frame
+    assert result["closed_after"] is not None and 0.9 <= result["closed_after"] < 4.0, result
+    assert result["close_code"] is None and result["server_sent_code"] is None, result
+    assert result["server_code"] == 1006 and result["pongs"] == 0, result
+
+
+@needs_nginx
+def test_heartbeat_run_a_late_pong_makes_the_server_close_with_1011() -> None:
+    # no pong comes back through nginx within a microsecond: the first ping fails the connection
+    result = heartbeat_run(2.0, server_ping_interval=0.4, server_ping_timeout=1e-6, seconds=5.0)
+    assert result["server_sent_code"] == 1011, result
+    assert result["server_sent_reason"] == "keepalive ping timeout", result
+    assert result["close_code"] in (None, 1011), result  # a reset can beat the close frame
+    assert result["closed_after"] is not None and result["pings"] >= 1, result
+
+
+@needs_nginx
+def test_heartbeat_run_reports_a_connection_still_open_as_not_closed() -> None:
+    result = heartbeat_run(1.0, client_ping_interval=0.4, client_ping_timeout=0.2, seconds=2.0)
+    assert result["closed_after"] is None and result["close_code"] is None, result
+    assert result["pongs"] >= 3 and result["client_error"] is None, result

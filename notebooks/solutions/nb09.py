@@ -70,6 +70,43 @@ def last_fin(conversation: Any) -> str | None:
     return closer
 
 
+# --- exercise 3 (no check, to explore) -----------------------------------------------------------
+# What to expect from wslib.lab.proxy.heartbeat_run, for an instructor (tests/test_proxy.py runs
+# the same two cases at a 1-2 s timeout):
+#
+# - "too slow" (the client pings every 1.2 idle timeouts): nginx closes both legs one idle timeout
+#   after the message, before the first ping leaves: closed_after is about IDLE_TIMEOUT_S, no close
+#   frame (close_code None, server_sent_code None), the server's handler sees 1006 and
+#   websocket-client reports the connection lost. A heartbeat slower than the timeout is none.
+# - "impatient" (the server pings every 40 %, waits 1 µs for a pong): the first pong cannot come
+#   back in time, so wslib.serve fails the connection (RFC 6455 §7.1.7) with 1011 "keepalive ping
+#   timeout" (server_sent_code) at about 0.4 idle timeouts, and ends TCP at once; nginx ends the
+#   client's leg too. The close frame comes from the server, through nginx, but the client may
+#   not get to read it: websocket-client can fail first on a write (its pong) to the connection
+#   nginx has closed, report a broken pipe and no close code (close_code None). A ping timeout
+#   shorter than the round trip kills healthy connections.
+
+
+def exercise_3(idle_timeout: float = 10.0) -> dict[str, dict[str, Any]]:
+    """Both cases of exercise 3 (needs nginx; about four idle timeouts)."""
+    from wslib.lab.proxy import heartbeat_run
+
+    return {
+        "too slow": heartbeat_run(
+            idle_timeout,
+            client_ping_interval=1.2 * idle_timeout,
+            client_ping_timeout=0.5 * idle_timeout,
+            seconds=2 * idle_timeout,
+        ),
+        "impatient": heartbeat_run(
+            idle_timeout,
+            server_ping_interval=0.4 * idle_timeout,
+            server_ping_timeout=1e-6,
+            seconds=2 * idle_timeout,
+        ),
+    }
+
+
 SOLUTIONS: dict[str, Any] = {
     "09.ping-interval": ping_interval,
     "09.who-closed": who_closed,

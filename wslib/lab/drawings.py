@@ -11,6 +11,8 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_frame(fields, "RFC 6455 §5.2")                # a frame header, bit by bit
     drawings.draw_throughput(results)                           # notebook 02: the benchmark
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
+    drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
+    drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -41,6 +43,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
+from ..frames import Opcode
 from ..protocol import Event, State
 
 __all__ = [
@@ -49,17 +52,22 @@ __all__ = [
     "CYCLE",
     "FRAME_COLOURS",
     "IMPLEMENTATION_STYLES",
+    "MIN_BAR_S",
     "OUTCOME_COLOURS",
     "PALETTE",
     "SILENCE_COLOURS",
     "STATE_COLOURS",
     "STRATEGY_COLOURS",
+    "STRATEGY_MARKERS",
     "TIMELINE_MARKS",
     "Call",
     "Delivery",
     "FrameField",
+    "connection_lanes",
     "draw_bills",
     "draw_frame",
+    "draw_keepalive",
+    "draw_minute",
     "draw_outcomes",
     "draw_polling",
     "draw_ratios",
@@ -684,6 +692,83 @@ def use_palette() -> None:
     plt.rcParams["axes.prop_cycle"] = cycler(color=CYCLE)
 
 
+#: ... and a marker each, so that they differ in shape too (vermillion and orange are close).
+STRATEGY_MARKERS = {"short": "o", "keepalive": "s", "long": "^", "sse": "v", "websocket": "*"}
+
+#: The width a TCP connection is drawn with in :func:`draw_minute` at least, so that it shows.
+MIN_BAR_S = 0.12
+
+
+def connection_lanes(spans: Sequence[tuple[float, float]], gap: float) -> list[int]:
+    """A sub-row (lane) for each connection of ``spans``, so that no two drawn bars touch.
+
+    Each connection is drawn at least :data:`MIN_BAR_S` wide; it goes in the first lane whose
+    last bar ended ``gap`` seconds before it starts, or in a new lane. Clients that poll in step
+    get a lane each: each lane a comb of short connections, not one merged band.
+    """
+    ends: list[float] = []
+    lanes: list[int] = []
+    for start, end in spans:
+        drawn_end = start + max(end - start, MIN_BAR_S)
+        for lane, last in enumerate(ends):
+            if last + gap <= start:
+                ends[lane] = drawn_end
+                lanes.append(lane)
+                break
+        else:
+            ends.append(drawn_end)
+            lanes.append(len(ends) - 1)
+    return lanes
+
+
+def draw_minute(
+    measurements: Sequence[Any], *, seconds: float = 60.0, ax: Axes | None = None
+) -> Axes:
+    """A recorded minute of notebook 07: a row per strategy (a ``wslib.lab.polling.Measurement``).
+
+    In each row: grey bars, the TCP connections (at least :data:`MIN_BAR_S` wide, so a short one
+    shows), stacked in sub-rows by :func:`connection_lanes` so that connections open at about
+    the same time stay apart; blue ticks, the requests (for WebSocket: the messages that submit
+    tasks); a black × for each event on the server and an orange line from it to the moment the
+    client knew. Everything from the first packet of the first row, for ``seconds``.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(12, 4.6), layout="constrained")
+    t0 = min(m.start for m in measurements)
+    grey = tint(PALETTE["grey"], 0.25)
+    for row, m in enumerate(measurements):
+        y = len(measurements) - 1 - row
+        spans = sorted((a - t0, b - t0) for a, b in m.spans if a - t0 < seconds)
+        lanes = connection_lanes(spans, gap=0.04)
+        count = max(lanes, default=0) + 1
+        band, bottom = 0.45, y + 0.02  # the connections' part of the row, split into lanes
+        height = band / count
+        for (a, b), lane in zip(spans, lanes, strict=True):
+            ax.broken_barh(
+                [(a, max(b - a, MIN_BAR_S))],
+                (bottom + lane * height + 0.1 * height, 0.8 * height),
+                color=grey,
+            )
+        if row:
+            ax.axhline(y + 0.55, color="0.8", linewidth=0.8)  # where the row above ends
+        ticks = [t - t0 for t in m.request_times if t - t0 < seconds]
+        ax.plot(ticks, [y - 0.1] * len(ticks), "|", color=PALETTE["blue"], markersize=7)
+        for event, known in zip(m.events, m.known, strict=True):
+            if event - t0 < seconds:
+                ax.plot([event - t0, known - t0], [y - 0.3, y - 0.3], color=PALETTE["orange"], lw=2)
+                ax.plot(event - t0, y - 0.3, "x", color="black")
+    ax.set_yticks(range(len(measurements)), [m.label for m in reversed(measurements)])
+    ax.set_xlim(0, seconds)
+    ax.set_ylim(-0.45, len(measurements) - 0.45)
+    ax.set_xlabel("seconds (the recorded minute)")
+    ax.set_title(
+        "Connections (grey, one sub-row per connection open at the same time), requests (blue "
+        "ticks),\nevents (black ×) and how long the client waited (orange)",
+        fontsize=10,
+    )
+    return ax
+
+
 def draw_outcomes(
     outcomes: dict[str, dict[str, tuple[str, bool]]],
     title: str,
@@ -800,6 +885,50 @@ def _first_end(conversation: Any) -> Any:
     return None
 
 
+#: Points between the centres of a close frame ■ and the FIN ✖ drawn side by side.
+_END_SPACING = 11.0
+
+
+def _end_nudges(conversation: Any, end: Any, span: float) -> dict[int, float]:
+    """Sideways shifts, in points, that keep a row's close frames ■ and its FIN ✖ apart.
+
+    They often come within milliseconds of each other (the close handshake, then TCP's FIN), which
+    at a minute's scale is the same pixel: the ✖ would hide the ■. Marks closer than 1.5 % of the
+    axis ``span`` are spread out in time order, ``_END_SPACING`` points apart, around where they
+    happened. Keys: the index of the close frame in ``conversation.frames``, -1 for the FIN.
+    """
+    marks = [
+        (frame.time, index)
+        for index, frame in enumerate(conversation.frames)
+        if frame.opcode.name == "CLOSE"
+    ]
+    if end is not None:
+        marks.append((end.time, -1))
+    marks.sort()
+    clusters: list[list[int]] = []
+    last = None
+    for time, key in marks:
+        if last is not None and time - last < 0.015 * span:
+            clusters[-1].append(key)
+        else:
+            clusters.append([key])
+        last = time
+    nudges: dict[int, float] = {}
+    for cluster in clusters:
+        for position, key in enumerate(cluster):
+            nudges[key] = (position - (len(cluster) - 1) / 2) * _END_SPACING
+    return nudges
+
+
+def _nudged(ax: Axes, points: float) -> Any:
+    """The data transform of ``ax``, shifted ``points`` to the right on the page."""
+    from matplotlib.transforms import ScaledTranslation
+
+    fig = ax.get_figure(root=True)
+    assert fig is not None
+    return ax.transData + ScaledTranslation(points / 72, 0, fig.dpi_scale_trans)
+
+
 def draw_timeline(
     rows: Sequence[tuple[str, Any]],
     timeout: float,
@@ -811,10 +940,11 @@ def draw_timeline(
 
     Marks: each frame (message ●, ping ▲ just above the row's line, pong ▼ just below it, close
     frame ■), filled when the server side sent it and hollow when the client side did; and the
-    first FIN or RST (✕, RFC 9293 §3.6) that ended the connection. Behind the row, a band for each
-    silence between two of them: orange when it lasted ``timeout`` (at least 95 % of it), grey
-    when it was shorter; above the row, the longest silence in seconds. Everything is named in
-    the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
+    first FIN or RST (✕, RFC 9293 §3.6) that ended the connection; close frames and the ✕ that
+    fall on the same spot are drawn side by side, in time order, so none hides another. Behind
+    the row, a band for each silence between two of them: orange when it lasted ``timeout`` (at
+    least 95 % of it), grey when it was shorter; above the row, the longest silence in seconds.
+    Everything is named in the legend (RFC 6455 §5.5.2-5.5.3: pings and pongs).
     """
     own = ax is None
     if ax is None:
@@ -822,6 +952,13 @@ def draw_timeline(
     fig = ax.get_figure(root=True)
     end_x = 0.0
     silences: list[tuple[int, float, float]] = []  # (row, start, end) of each row's longest
+    for _label, conv in rows:
+        times = [frame.time - conv.start for frame in conv.frames]
+        end = _first_end(conv)
+        if end is not None:
+            times.append(end.time - conv.start)
+        end_x = max([end_x, *times])
+    span = max(end_x, 1.0) * 1.05
     for y, (_label, conv) in enumerate(rows):
         times = [frame.time - conv.start for frame in conv.frames]
         end = _first_end(conv)
@@ -836,7 +973,8 @@ def draw_timeline(
             a, b = max(gaps, key=lambda gap: gap[1] - gap[0])
             silences.append((y, a, b))
         ax.plot([0, times[-1] if times else 0], [y, y], color="0.55", linewidth=0.6, zorder=1)
-        for frame in conv.frames:
+        nudges = _end_nudges(conv, end, span)
+        for index, frame in enumerate(conv.frames):
             name = frame.opcode.name
             marker, colour, _ = TIMELINE_MARKS.get(name, ("x", COLOURS["marker"], name))
             filled = frame.direction == "s2c"
@@ -849,13 +987,19 @@ def draw_timeline(
                 facecolors=colour if filled else "white",
                 edgecolors=colour,
                 linewidths=1.3,
+                transform=_nudged(ax, nudges.get(index, 0.0)),
             )
         if end is not None:
             ax.scatter(
-                end.time - conv.start, y, marker="X", s=110, color=COLOURS["error"], zorder=4
+                end.time - conv.start,
+                y,
+                marker="X",
+                s=110,
+                color=COLOURS["error"],
+                zorder=4,
+                transform=_nudged(ax, nudges.get(-1, 0.0)),
             )
-        end_x = max([end_x, *times])
-    right = max(end_x, 1.0) * 1.05
+    right = span
     ax.set_xlim(-0.02 * right, right)
     ax.set_ylim(len(rows) - 0.45, -0.75)  # the first row on top; room above it for its label
     ax.set_yticks(range(len(rows)), [label for label, _ in rows])
@@ -933,6 +1077,63 @@ def _timeline_legend(timeout: float, conversations: Sequence[Any]) -> list[Any]:
         Patch(color=SILENCE_COLOURS["timeout"], label=f"silence of a whole timeout ({timeout:g} s)")
     )
     return handles
+
+
+# --- notebook 06: keepalive pings over a minute of silence --------------------------------------
+
+
+def draw_keepalive(conversation: Any, *, title: str | None = None) -> Figure:
+    """The frames of one dissected ``conversation`` in time, and how fast each ping was answered.
+
+    Top: a lane per direction, each frame a mark: ping ▼ (blue), pong ▲ (orange), any other frame
+    (message, close) ■ (grey). Bottom, under each ping: the milliseconds until the first pong
+    that followed it (RFC 6455 §5.5.2-5.5.3: a pong answers a ping "as soon as is practical").
+    Time is counted from the first frame.
+    """
+    frames = conversation.frames
+    t0 = frames[0].time if frames else 0.0
+    pings = [f for f in frames if f.opcode == Opcode.PING]
+    pongs = [f for f in frames if f.opcode == Opcode.PONG]
+    others = [f for f in frames if f.opcode not in (Opcode.PING, Opcode.PONG)]
+    answered: list[tuple[float, float]] = []  # (ping time, ms until its pong)
+    for ping in pings:
+        pong = next((p for p in pongs if p.time >= ping.time), None)
+        if pong is not None:
+            answered.append((ping.time - t0, 1000 * (pong.time - ping.time)))
+    fig, (top, bottom) = plt.subplots(
+        2,
+        1,
+        figsize=(9, 3.6),
+        sharex=True,
+        layout="constrained",
+        gridspec_kw={"height_ratios": [2, 1.3]},
+    )
+    lanes = {"c2s": 1, "s2c": 0}
+    for group, marker, colour, label in (
+        (pings, "v", PALETTE["blue"], "ping"),
+        (pongs, "^", PALETTE["orange"], "pong"),
+        (others, "s", PALETTE["grey"], "message, close"),
+    ):
+        top.scatter(
+            [f.time - t0 for f in group],
+            [lanes[f.direction] for f in group],
+            marker=marker,
+            color=colour,
+            label=label,
+            s=50,
+            zorder=3,
+        )
+    top.set_yticks([0, 1], ["server → client", "client → server"])
+    top.set_ylim(-0.6, 1.6)
+    top.grid(axis="x", alpha=0.3)
+    top.legend(loc="center left", fontsize=8, bbox_to_anchor=(1.01, 0.5), frameon=False)
+    top.set_title(title or "Pings and pongs in time", fontsize=10)
+    bottom.bar(
+        [t for t, _ in answered], [ms for _, ms in answered], width=0.8, color=PALETTE["blue"]
+    )
+    bottom.set_ylabel("pong after\n(ms)", fontsize=8)
+    bottom.set_xlabel("seconds since the first frame")
+    return fig
 
 
 def draw_bills(

@@ -950,13 +950,21 @@ def measure(source: str | Path | Iterable[Any]) -> list[Measurement]:
 
 def _measure_port(port: int, label: str, convs: list[Any], segments: list[_Segment]) -> Measurement:
     strategy, interval, browser = Config.parse_label(label)
-    spans: dict[tuple[str, int], list[float]] = {}
+    # Each TCP connection's first and last packet. A client port is not a connection: when the
+    # server closes first (HTTP/1.0), the OS may give the same port to a later connection, which
+    # starts with a new SYN and a new initial sequence number (RFC 9293 §3.4.1).
+    spans: list[list[float]] = []
+    current: dict[tuple[str, int], tuple[int, int]] = {}  # client -> (its span, its SYN's seq)
     # Server-to-client segments, for the time each state arrived; retransmissions once.
     seen: set[tuple[tuple[str, int], int]] = set()
     arrivals: list[tuple[float, bytes]] = []
     for segment in segments:
         client = segment.dst if segment.src[1] == port else segment.src
-        span = spans.setdefault(client, [segment.time, segment.time])
+        opening = segment.flags & _SYN and not segment.flags & _ACK
+        if client not in current or (opening and current[client][1] != segment.seq):
+            spans.append([segment.time, segment.time])
+            current[client] = (len(spans) - 1, segment.seq if opening else -1)
+        span = spans[current[client][0]]
         span[1] = segment.time
         if segment.src[1] == port and segment.payload and (client, segment.seq) not in seen:
             seen.add((client, segment.seq))
@@ -991,7 +999,7 @@ def _measure_port(port: int, label: str, convs: list[Any], segments: list[_Segme
         for step, offset in enumerate(job.offsets(), 1):
             events.append(started + offset)
             known.append(first_known.get((task_id, step), math.nan))
-    all_times = [t for span in spans.values() for t in span]
+    all_times = [t for span in spans for t in span]
     return Measurement(
         port=port,
         label=label,
@@ -1010,7 +1018,7 @@ def _measure_port(port: int, label: str, convs: list[Any], segments: list[_Segme
         known=known,
         start=min(all_times) if all_times else 0.0,
         end=max(all_times) if all_times else 0.0,
-        spans=sorted((a, b) for a, b in spans.values()),
+        spans=sorted((a, b) for a, b in spans),
         request_times=sorted(request_times),
     )
 

@@ -70,6 +70,7 @@ __all__ = [
     "client_heartbeat",
     "forwarded_for",
     "free_port",
+    "heartbeat_run",
     "idle_run",
     "idle_timeouts",
     "nginx_available",
@@ -641,6 +642,124 @@ def client_heartbeat(idle_timeout: float, *, interval: float, seconds: float) ->
         "messages": sum(1 for _, event in timeline if event == "message"),
         "timeline": timeline,
     }
+
+
+def heartbeat_run(
+    idle_timeout: float,
+    *,
+    client_ping_interval: float | None = None,
+    client_ping_timeout: float | None = None,
+    server_ping_interval: float | None = None,
+    server_ping_timeout: float | None = None,
+    seconds: float = 15.0,
+) -> dict[str, Any]:
+    """One quiet connection through nginx (``proxy_read_timeout idle_timeout``): who ends it, how.
+
+    A ``wslib.serve`` echo with ``ping_interval=server_ping_interval`` and
+    ``ping_timeout=server_ping_timeout`` (None: the server never pings) behind nginx; a
+    websocket-client ``WebSocketApp`` sends one message, then pings every
+    ``client_ping_interval`` seconds and gives up on a pong after ``client_ping_timeout`` (None:
+    the client never pings; the interval must be longer than the timeout). Waits up to
+    ``seconds`` for the connection to end, then closes it. Notebook 09, exercise 3. Returns:
+
+    - ``closed_after``: seconds from the open to the end of the connection, None if it was still
+      open after ``seconds``;
+    - ``close_code``/``close_reason``: from the close frame the client received (None: no close
+      frame reached it, the connection just ended; or one was sent, but websocket-client failed
+      first on a write to the connection nginx had closed, and never read it);
+    - ``client_error``: what websocket-client reported, if anything;
+    - ``server_sent_code``/``server_sent_reason``: the close frame the server sent, if it sent
+      one (``wslib.serve`` sends 1011 "keepalive ping timeout" when a pong is late; 1000 when it
+      answers the client's close after ``seconds``);
+    - ``server_code``: the close code the server's handler saw (1006: no close frame came back);
+    - ``pings``/``pongs``: pings the server sent (the client answered them), pongs the client got.
+    """
+    import threading
+
+    import websocket
+
+    from ..sync.server import serve
+
+    codes: list[int | None] = []
+    opened: list[float] = []
+    ended = threading.Event()
+    result: dict[str, Any] = {
+        "idle_timeout": idle_timeout,
+        "closed_after": None,
+        "close_code": None,
+        "close_reason": None,
+        "client_error": None,
+        "server_code": None,
+        "server_sent_code": None,
+        "server_sent_reason": None,
+        "pings": 0,
+        "pongs": 0,
+    }
+
+    def handler(conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            _echo(conn)
+        sent = conn.protocol.close_sent
+        if sent is not None:
+            result["server_sent_code"] = int(sent.code)
+            result["server_sent_reason"] = sent.reason or None
+        codes.append(conn.close_code)
+
+    def on_open(ws: Any) -> None:
+        opened.append(time.monotonic())
+        ws.send("hello")
+
+    def on_ping(ws: Any, data: Any) -> None:
+        result["pings"] += 1
+
+    def on_pong(ws: Any, data: Any) -> None:
+        result["pongs"] += 1
+
+    def on_error(ws: Any, error: Exception) -> None:
+        result["client_error"] = result["client_error"] or f"{type(error).__name__}: {error}"
+
+    def on_close(ws: Any, code: Any, reason: Any) -> None:
+        if ended.is_set():  # our own close, after ``seconds``: not what is measured
+            return
+        if opened:
+            result["closed_after"] = round(time.monotonic() - opened[0], 2)
+        result["close_code"] = int(code) if code is not None else None
+        result["close_reason"] = reason or None
+        ended.set()
+
+    with (
+        tools.without_proxy_variables(),
+        serve(
+            handler, ping_interval=server_ping_interval, ping_timeout=server_ping_timeout
+        ) as server,
+        Nginx(server.port, read_timeout=idle_timeout, send_timeout=idle_timeout) as proxy,
+    ):
+        app = websocket.WebSocketApp(
+            proxy.url,
+            on_open=on_open,
+            on_ping=on_ping,
+            on_pong=on_pong,
+            on_error=on_error,
+            on_close=on_close,
+        )
+        thread = threading.Thread(
+            target=app.run_forever,
+            kwargs={
+                "ping_interval": client_ping_interval or 0,
+                "ping_timeout": client_ping_timeout,
+            },
+            name="websocket-client heartbeat_run",
+        )
+        thread.start()
+        if not ended.wait(seconds):
+            ended.set()  # still open: what follows is our own close, not the one measured
+            app.close()
+        thread.join(5)
+        deadline = time.monotonic() + 5
+        while not codes and time.monotonic() < deadline:
+            time.sleep(0.02)
+    result["server_code"] = int(codes[0]) if codes and codes[0] is not None else None
+    return result
 
 
 # --- recordings: the captures notebooks 08 and 09 ship -------------------------------------------

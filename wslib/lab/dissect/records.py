@@ -280,7 +280,8 @@ class Conversation:
         """A few lines that describe the conversation, for people."""
         lines = [
             f"tcp.stream {self.stream}: {self.client} -> {self.server} ({self.kind}), "
-            f"{self.packets} packets, {self.wire_bytes} bytes, {self.duration:.3f} s"
+            f"{self.packets} packets, {self.wire_bytes} bytes captured (link-layer headers "
+            f"included), {self.duration:.3f} s"
         ]
         events = " ".join(e.kind for e in self.tcp_events)
         lines.append(f"  TCP: {self.syns} SYN; events: {events or 'none'}")
@@ -300,7 +301,12 @@ class Conversation:
                 counts[frame.opcode_name] = counts.get(frame.opcode_name, 0) + 1
             shown = ", ".join(f"{n} {name}" for name, n in counts.items()) or "none"
             lines.append(f"  {direction} frames: {shown}")
-        lines.append(f"  payload {self.payload_bytes} bytes, framing {self.framing_bytes} bytes")
+        # The frames' own view, not a byte bill (wslib.lab.bill puts control frames under framing
+        # and counts IP bytes): say so, so the two cannot be mistaken for each other.
+        lines.append(
+            f"  frames: payload {self.payload_bytes} B (control frames included), "
+            f"headers {self.framing_bytes} B"
+        )
         ended = self.ended
         if self.close_code is not None:
             ended += f" (close code {self.close_code}"
