@@ -25,7 +25,7 @@ import websockets.sync.client
 import websockets.sync.server
 
 import wslib
-from wslib.lab.tools import chromium
+from wslib.lab.tools import CHROMIUM_FLAGS, chromium
 
 from .test_server import no_thread_left, running, url, wait_for
 
@@ -326,17 +326,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = tool.detail
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-    ):
+    for arg in CHROMIUM_FLAGS:
         options.add_argument(arg)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything

@@ -56,6 +56,7 @@ from typing import Any
 
 from ..exceptions import WebSocketError
 from ..frames import Opcode
+from . import tools
 from .scenario import Scenario
 
 __all__ = [
@@ -552,15 +553,7 @@ _SETTINGS = {
 }
 
 CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
+    *tools.CHROMIUM_FLAGS,
     "--window-size=1280,900",
     # Without it, a page left for about:blank may be kept whole in the back/forward cache, and
     # its WebSockets stay open; with it, leaving the page closes them (1001, going away).

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "CHROMIUM_FLAGS",
     "PCAP_DIR",
     "Tool",
     "capture_privileges",
@@ -125,6 +126,23 @@ def nginx() -> Tool:
 def tshark() -> Tool:
     """Wireshark's command-line dissector, to cross-check wslib's decoding."""
     return _program("tshark", "tshark", "wireshark", "wireshark")
+
+
+#: Flags for a headless Chromium driven by the series (notebook 04, the tests, the JupyterLab
+#: recording): no sandbox (CI runs as root), no GPU, and nothing that reaches the network on its
+#: own (background updates, sync, QUIC, a proxy): only the pages on 127.0.0.1 we open.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-proxy-server",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def chromium() -> Tool:
