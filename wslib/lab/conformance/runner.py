@@ -32,6 +32,7 @@ from ...exceptions import InvalidRequest
 from ...frames import Opcode
 from ...handshake import Request, Response, accept, check_response, client_request, reject
 from ...streams import StreamReader
+from ...sync.connection import read_until_parsed
 from .cases import select as select_cases
 from .model import Case, End, Pause, Send
 from .report import CaseResult, Results, TraceEntry
@@ -556,21 +557,8 @@ class _FuzzingServer:
         arrived = time.monotonic()
         deadline = arrived + OPEN_TIMEOUT
         reader = StreamReader()
-        parser = Request.parse(reader.read_line)
         try:
-            next(parser)
-            while True:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                data = sock.recv(65536)
-                if data:
-                    reader.feed_data(data)
-                else:
-                    reader.feed_eof()
-                try:
-                    parser.send(None)
-                except StopIteration as done:
-                    request: Request = done.value
-                    break
+            request = read_until_parsed(sock, reader, Request.parse(reader.read_line), deadline)
         except Exception:
             sock.close()
             return
