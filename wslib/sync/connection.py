@@ -90,6 +90,11 @@ class _Readable:
             self.poller.register(sock, select.POLLIN)
 
     def wait(self, timeout: float) -> bool:
+        # TLS (wss://): bytes already decrypted and buffered in the SSL object are not in the
+        # kernel's buffer, so poll() would not see them: ask the SSL object first.
+        pending = getattr(self.sock, "pending", None)
+        if pending is not None and pending():
+            return True
         if self.poller is not None:
             return bool(self.poller.poll(max(0, int(timeout * 1000))))
         readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout))  # pragma: no cover
@@ -128,6 +133,17 @@ def read_until_parsed(
             return done.value  # type: ignore[no-any-return]
 
 
+def shutdown(sock: socket.socket, how: int) -> None:
+    """``sock.shutdown(how)``, for TLS sockets too, without leaving TLS.
+
+    :meth:`ssl.SSLSocket.shutdown` also drops the TLS session, so what the peer sends afterwards
+    would be read as raw, encrypted bytes. Ending TCP under the TLS session keeps reads
+    decrypted. No TLS close_notify is sent: the WebSocket closing handshake (RFC 6455 §7.1.2),
+    authenticated inside TLS, already tells the peer that nothing was cut off.
+    """
+    socket.socket.shutdown(sock, how)
+
+
 def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
     """End our side of TCP, then drain what the peer still sends (up to ``timeout``).
 
@@ -136,7 +152,7 @@ def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
     closes the socket afterwards.
     """
     try:
-        sock.shutdown(socket.SHUT_WR)
+        shutdown(sock, socket.SHUT_WR)
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             sock.settimeout(remaining)
@@ -362,7 +378,7 @@ class SyncConnection:
                 break
             try:
                 if data == SEND_EOF:
-                    self.socket.shutdown(socket.SHUT_WR)
+                    shutdown(self.socket, socket.SHUT_WR)
                 else:
                     self.socket.sendall(data)
             except OSError as exc:
@@ -383,7 +399,7 @@ class SyncConnection:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
         if not self._socket_closed:
             try:
-                self.socket.shutdown(socket.SHUT_RDWR)
+                shutdown(self.socket, socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -540,6 +556,10 @@ class SyncConnection:
                     continue
                 try:
                     data = self.socket.recv(RECV_SIZE)
+                except TimeoutError:
+                    # TLS: poll() saw bytes, but not a whole record of application data (a
+                    # record cut in two segments, a TLS 1.3 session ticket): wait again.
+                    continue
                 except OSError:
                     data = b""
                 with self._lock:
