@@ -185,21 +185,23 @@ class _Keys:
         if self.tls13:
             # RFC 8446 §5.3: the per-record nonce is the IV XOR the 64-bit sequence number,
             # padded on the left to the IV's length; §5.2: the additional data is the header.
-            nonce = bytes(a ^ b for a, b in zip(self.iv, bytes(4) + seq))
+            nonce = bytes(a ^ b for a, b in zip(self.iv, bytes(4) + seq, strict=True))
             aad = header
             ciphertext = fragment
         else:
             if self.explicit_nonce:  # salt (4 bytes, from the key block) + explicit (8 bytes)
                 nonce, ciphertext = self.iv + fragment[:8], fragment[8:]
             else:  # ChaCha20-Poly1305 (RFC 7905 §2): IV XOR sequence number, as TLS 1.3
-                nonce = bytes(a ^ b for a, b in zip(self.iv, bytes(4) + seq))
+                nonce = bytes(a ^ b for a, b in zip(self.iv, bytes(4) + seq, strict=True))
                 ciphertext = fragment
             # RFC 5246 §6.2.3.3: seq_num + type + version + length of the plaintext
             aad = seq + header[:3] + struct.pack("!H", len(ciphertext) - 16)
         try:
             plaintext = self.aead.decrypt(nonce, ciphertext, aad)
         except InvalidTag:
-            raise TlsError(f"record {self.seq} does not decrypt with the key log's secret") from None
+            raise TlsError(
+                f"record {self.seq} does not decrypt with the key log's secret"
+            ) from None
         self.seq += 1
         return plaintext
 
@@ -298,7 +300,8 @@ class TlsSession:
 
     def __init__(self, keylog: KeyLog | None) -> None:
         self.keylog = keylog
-        self.halves = {d: _Direction(self, d) for d in ("c2s", "s2c")}
+        directions: tuple[Direction, Direction] = ("c2s", "s2c")
+        self.halves = {d: _Direction(self, d) for d in directions}
         self.records: list[TlsRecord] = []
         self.client_random: bytes | None = None
         self.server_random: bytes | None = None

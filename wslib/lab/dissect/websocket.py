@@ -991,10 +991,11 @@ def conversations(
     without an upgrade (``kind == "http"``), for instance HTTP/1.0 polling. ``max_payload``
     bounds the payload bytes kept per frame. ``keylog``: an NSS key log file (or a
     :class:`~wslib.lab.dissect.tls.KeyLog`) to decrypt ``wss://`` connections; without it they
-    are listed with ``kind == "tls"`` and their records (:attr:`Conversation.tls`). Raises :class:`PcapError` only for a file that
-    cannot be read; everything wrong *inside* the capture is recorded in
-    :attr:`Conversation.errors`, and a file cut inside a record gives what its complete
-    records hold, with a :class:`TruncatedCaptureWarning` (:func:`dissect` tells more).
+    are listed with ``kind == "tls"`` and their records (:attr:`Conversation.tls`). Raises
+    :class:`PcapError` only for a file that cannot be read; everything wrong *inside* the
+    capture is recorded in :attr:`Conversation.errors`, and a file cut inside a record gives
+    what its complete records hold, with a :class:`TruncatedCaptureWarning` (:func:`dissect`
+    tells more).
     """
     found = dissect(source, port=port, http=http, max_payload=max_payload, keylog=keylog)
     if found.truncated:
