@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import ssl
 import threading
@@ -275,3 +276,159 @@ def test_wslib_client_to_a_websockets_tls_server(ca: LocalCA) -> None:
         finally:
             server.shutdown()
             thread.join(10)
+
+
+# --- nginx terminating TLS in front of a plain ws:// server -------------------------------------
+
+
+def test_nginx_terminates_tls_in_front_of_a_plain_server(ca: LocalCA) -> None:
+    proxy_module = pytest.importorskip("wslib.lab.proxy")
+    if not proxy_module.nginx_available():
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+    seen: list[tuple[bool, str | None]] = []
+
+    def handler(conn: wslib.ServerConnection) -> None:
+        seen.append((isinstance(conn.socket, ssl.SSLSocket), conn.request_headers.get("Host")))
+        echo(conn)
+
+    with (
+        wslib.serve(handler) as server,
+        proxy_module.Nginx(server.port, tls=ca.server_pem) as proxy,
+    ):
+        assert proxy.url.startswith("wss://localhost:")
+        assert "ssl_certificate" in proxy.config
+        with wslib.connect(proxy.url, ssl=ca.client_context()) as conn:
+            conn.send("123")
+            assert conn.recv(timeout=5) == "123"
+        ws = websocket.create_connection(proxy.url, timeout=10, sslopt={"ca_certs": str(ca.ca_pem)})
+        try:
+            ws.send("456")
+            assert ws.recv() == "456"
+        finally:
+            ws.close()
+        # without trusting the CA, the public leg refuses, with the cause
+        with pytest.raises(CertificateVerificationError):
+            wslib.connect(proxy.url, ssl=client_context())
+    # the server behind nginx spoke plain ws:// (TLS ended at nginx)
+    assert seen == [(False, "localhost")] * 2  # nginx sets Host: $host
+
+
+# --- headless Chromium, trusting the local CA's key ---------------------------------------------
+
+CHROMIUM_SCRIPT = """
+const [url, done] = [arguments[0], arguments[arguments.length - 1]];
+const ws = new WebSocket(url);
+const got = [];
+ws.onopen = () => { ws.send("from Chromium over TLS"); ws.send("close me"); };
+ws.onmessage = (e) => got.push(e.data);
+ws.onerror = () => got.push("error");
+ws.onclose = (e) => done({got: got, code: e.code, clean: e.wasClean});
+"""
+
+
+def test_chromium_opens_wss_to_wslib(ca: LocalCA, tmp_path: Path) -> None:
+    from wslib.lab.tools import CHROMIUM_FLAGS, chromium
+
+    tool = chromium()
+    driver_path = shutil.which("chromedriver") or (
+        "/usr/bin/chromedriver" if os.access("/usr/bin/chromedriver", os.X_OK) else None
+    )
+    if not tool:
+        pytest.skip(f"chromium is not available: {tool.advice}")
+    if driver_path is None:
+        pytest.skip("chromedriver is not installed (Debian: apt-get install chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = tool.detail
+    for arg in CHROMIUM_FLAGS:
+        options.add_argument(arg)
+    # Trust this one key, nothing else (and without touching any trust store). Chromium honours
+    # the SPKI list only with its own profile directory.
+    options.add_argument(f"--ignore-certificate-errors-spki-list={ca.spki}")
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+
+    def handler(conn: wslib.ServerConnection) -> None:
+        for message in conn:
+            if message == "close me":
+                conn.close(4001, "as you wish")
+            else:
+                conn.send(message)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything
+        driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    try:
+        driver.set_page_load_timeout(20)
+        driver.set_script_timeout(20)
+        with wslib.serve(handler, ssl=ca.server_context()) as server:
+            driver.get(f"https://localhost:{server.port}/")  # the demo page, over https
+            result = driver.execute_async_script(CHROMIUM_SCRIPT, wss(server, path="/js"))
+    finally:
+        driver.quit()
+    assert result == {"got": ["from Chromium over TLS"], "code": 4001, "clean": True}
+
+
+# --- a TLS record that arrives in two pieces, far apart -------------------------------------------
+
+
+class SplittingRelay:
+    """A TCP relay from the client to a server that, once told, cuts the next piece the server
+    sends in two: 10 bytes (the start of a TLS record), then the rest ``pause`` seconds later."""
+
+    def __init__(self, upstream: int, pause: float) -> None:
+        self.upstream, self.pause = upstream, pause
+        self.split_next = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        self.sockets: list[socket.socket] = [self.listener]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        server = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+        self.sockets += [client, server]
+        for src, dst, split in ((client, server, False), (server, client, True)):
+            thread = threading.Thread(target=self._pump, args=(src, dst, split), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, split: bool) -> None:
+        src.settimeout(10)
+        try:
+            while data := src.recv(65536):
+                if split and self.split_next.is_set() and len(data) > 10:
+                    self.split_next.clear()
+                    dst.sendall(data[:10])
+                    time.sleep(self.pause)
+                    data = data[10:]
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        for thread in [self.thread, *self.threads]:
+            thread.join(10)
+
+
+def test_a_record_split_over_a_long_pause_is_not_mistaken_for_eof(ca: LocalCA) -> None:
+    # Regression: poll() says "readable" at the record's first bytes; recv() on the TLS socket
+    # then waits for the whole record and times out after close_timeout. That timeout was
+    # taken for the end of the connection (1006); the reader must wait again instead.
+    with wslib.serve(echo, ssl=ca.server_context()) as server:
+        relay = SplittingRelay(server.port, pause=1.0)
+        try:
+            with wslib.connect(
+                f"wss://localhost:{relay.port}/", ssl=ca.client_context(), close_timeout=0.3
+            ) as conn:
+                relay.split_next.set()
+                conn.send("arrives in two pieces")
+                assert conn.recv(timeout=10) == "arrives in two pieces"
+        finally:
+            relay.close()

@@ -90,11 +90,6 @@ class _Readable:
             self.poller.register(sock, select.POLLIN)
 
     def wait(self, timeout: float) -> bool:
-        # TLS (wss://): bytes already decrypted and buffered in the SSL object are not in the
-        # kernel's buffer, so poll() would not see them: ask the SSL object first.
-        pending = getattr(self.sock, "pending", None)
-        if pending is not None and pending():
-            return True
         if self.poller is not None:
             return bool(self.poller.poll(max(0, int(timeout * 1000))))
         readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout))  # pragma: no cover
@@ -133,17 +128,6 @@ def read_until_parsed(
             return done.value  # type: ignore[no-any-return]
 
 
-def shutdown(sock: socket.socket, how: int) -> None:
-    """``sock.shutdown(how)``, for TLS sockets too, without leaving TLS.
-
-    :meth:`ssl.SSLSocket.shutdown` also drops the TLS session, so what the peer sends afterwards
-    would be read as raw, encrypted bytes. Ending TCP under the TLS session keeps reads
-    decrypted. No TLS close_notify is sent: the WebSocket closing handshake (RFC 6455 §7.1.2),
-    authenticated inside TLS, already tells the peer that nothing was cut off.
-    """
-    socket.socket.shutdown(sock, how)
-
-
 def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
     """End our side of TCP, then drain what the peer still sends (up to ``timeout``).
 
@@ -152,7 +136,7 @@ def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
     closes the socket afterwards.
     """
     try:
-        shutdown(sock, socket.SHUT_WR)
+        sock.shutdown(socket.SHUT_WR)
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             sock.settimeout(remaining)
@@ -378,7 +362,7 @@ class SyncConnection:
                 break
             try:
                 if data == SEND_EOF:
-                    shutdown(self.socket, socket.SHUT_WR)
+                    self.socket.shutdown(socket.SHUT_WR)
                 else:
                     self.socket.sendall(data)
             except OSError as exc:
@@ -399,7 +383,7 @@ class SyncConnection:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
         if not self._socket_closed:
             try:
-                shutdown(self.socket, socket.SHUT_RDWR)
+                self.socket.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
