@@ -155,22 +155,29 @@ def nginx_tls_both_legs() -> Capture:
 def record_sizes(conversation: Any) -> list[tuple[str, int, int]]:
     """``(direction, message bytes, record bytes)`` for each data frame of a decrypted conversation.
 
-    The record bytes are the TLS application-data records (header included) of the packet that
-    completed the frame: what an observer without the keys sees, and can map to the message.
+    The record bytes are those of the encrypted records (headers included) sent that way after
+    the previous frame's last packet, up to this frame's: what an observer without the keys
+    sees, and can map to the message. (Meant for one message at a time each way, as in an
+    echo; the first frame also counts the upgrade's records: use frames after the 101.)
     """
     tls = conversation.tls
     if tls is None:
         raise ValueError("not a TLS conversation")
     rows = []
+    last = {"c2s": 0, "s2c": 0}
+    if conversation.response is not None:  # the upgrade's records are not a message's
+        last = {"c2s": conversation.response.packet, "s2c": conversation.response.packet}
     for frame in conversation.frames:
-        if frame.opcode_name not in ("TEXT", "BINARY", "CONTINUATION"):
-            continue
         wire = sum(
             5 + r.length
             for r in tls.records
-            if r.packet == frame.packet and r.direction == frame.direction and r.encrypted
+            if r.direction == frame.direction
+            and r.encrypted
+            and last[frame.direction] < r.packet <= frame.packet
         )
-        rows.append((frame.direction, frame.length, wire))
+        last[frame.direction] = frame.packet
+        if frame.opcode_name in ("TEXT", "BINARY", "CONTINUATION"):
+            rows.append((frame.direction, frame.length, wire))
     return rows
 
 
