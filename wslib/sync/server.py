@@ -421,7 +421,10 @@ class Server:
         except OSError as error:  # TimeoutError included: nobody to answer
             logger.info("no TLS handshake from %s: %s", who, error or type(error).__name__)
             return sock, False
-        if first and first[:1] != _TLS_HANDSHAKE:
+        if not first:  # gone (or pushed out) before its first byte
+            logger.info("no TLS handshake from %s: closed before its first byte", who)
+            return sock, False
+        if first[:1] != _TLS_HANDSHAKE:
             logger.info("plain HTTP from %s on the TLS port: answered 400", who)
             self._send_response(sock, _plain_http_on_tls_port(), None)
             return sock, False
