@@ -429,9 +429,13 @@ class Server:
             self._send_response(sock, _plain_http_on_tls_port(), None)
             return sock, False
         with self._lock:  # the TLS socket takes the raw one's place (close() shuts it down)
-            tls = self.ssl.wrap_socket(  # type: ignore[union-attr]
-                sock, server_side=True, do_handshake_on_connect=False
-            )
+            try:
+                tls = self.ssl.wrap_socket(  # type: ignore[union-attr]
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+            except OSError as error:  # the client is already gone
+                logger.info("no TLS handshake from %s: %s", who, error)
+                return sock, False
             pushed_out = sock in self._pushed_out
             self._end_handshake(sock)
             self._handshaking[tls] = None
