@@ -73,6 +73,11 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "client heartbeat": ("nginx",),
         "heartbeat capture": ("nginx", "capture privileges"),
     },
+    "12-wss.ipynb": {
+        "echo": ("capture privileges",),
+        "sizes": ("capture privileges",),
+        "nginx": ("nginx", "capture privileges"),
+    },
 }
 
 

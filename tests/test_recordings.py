@@ -90,6 +90,7 @@ def test_the_manifest_gives_the_regeneration_command() -> None:
 CONNECTIONS: dict[str, int | None] = {
     "http10-123-456": 2,
     "nginx-both-legs": 2,
+    "nginx-tls-both-legs": 2,
     "idle-timeout-kill": 2,
     "heartbeat-keeps-alive": 2,
     "polling-vs-websocket": None,

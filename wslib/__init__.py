@@ -13,6 +13,7 @@ The package has three layers, and imports only point down (a test checks it):
    - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
    - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
    - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
+   - :mod:`wslib.tls`: ``wss://``'s SSL contexts (verification on), the key log, clear errors.
 
 2. **One subpackage per I/O model** on top of that core: :mod:`wslib.sync` (blocking sockets and
    threads: :func:`serve`, :func:`connect`).
@@ -30,6 +31,7 @@ The package has three layers, and imports only point down (a test checks it):
 
 from __future__ import annotations
 
+from . import tls as tls  # wss://: wslib.tls.client_context(...), wslib.tls.server_context(...)
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,

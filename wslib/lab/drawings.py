@@ -13,6 +13,8 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
     drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
     drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
+    drawings.draw_tls_records(conversation)                     # notebook 12: a wss:// ladder
+    drawings.draw_record_sizes(rows)                            # notebook 12: what size leaks
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -71,10 +73,12 @@ __all__ = [
     "draw_outcomes",
     "draw_polling",
     "draw_ratios",
+    "draw_record_sizes",
     "draw_run",
     "draw_states",
     "draw_throughput",
     "draw_timeline",
+    "draw_tls_records",
     "fit_between",
     "short",
     "size_label",
@@ -108,6 +112,7 @@ COLOURS = {
     "polling": PALETTE["orange"],  # a short-lived HTTP connection
     "websocket": PALETTE["blue"],  # a WebSocket connection
     "call": PALETTE["yellow"],  # a method the application calls
+    "tls": PALETTE["bluish green"],  # TLS records: the handshake, and what cannot be read
 }
 
 
@@ -1179,3 +1184,91 @@ def draw_bills(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# --- notebook 12: wss:// as TLS records -----------------------------------------------------------
+
+
+def _record_colour(record: Any) -> Any:
+    """Undecrypted records all look alike (TLS colour); decrypted ones take their content's."""
+    if record.encrypted and record.inner_type is None:
+        return COLOURS["tls"]
+    return {
+        "handshake": tint(COLOURS["tls"], 0.45),
+        "change_cipher_spec": COLOURS["tcp"],
+        "alert": COLOURS["control"],
+        "application_data": COLOURS["data"],
+    }.get(record.kind, COLOURS["marker"])
+
+
+def draw_tls_records(
+    conversation: Any, *, title: str | None = None, max_records: int = 40, ax: Axes | None = None
+) -> Axes:
+    """A ladder of one connection's TLS records (:attr:`Conversation.tls`), in wire order.
+
+    Each arrow is a record, client (left) to server (right) or back, labelled with its content
+    type and its length on the wire. Without the key log every encrypted record is the same
+    green "application_data": that is all an observer sees. With it, the real content types
+    show (the encrypted handshake, the HTTP upgrade and the frames inside "application_data").
+    """
+    tls = conversation.tls
+    if tls is None:
+        raise ValueError("not a TLS conversation: no records to draw")
+    records = tls.records[:max_records]
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(7, 0.32 * len(records) + 1.4), layout="constrained")
+    for x in (0.0, 1.0):
+        ax.plot([x, x], [-0.6, len(records) - 0.4], color=COLOURS["tcp"], linewidth=2)
+    for y, record in enumerate(records):
+        start, end = (0.0, 1.0) if record.direction == "c2s" else (1.0, 0.0)
+        colour = _record_colour(record)
+        ax.annotate(
+            "",
+            xy=(end, y),
+            xytext=(start, y),
+            arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.6},
+        )
+        label = f"{record.kind} {5 + record.length} B"
+        if record.plaintext_length is not None:
+            label += f"  ({record.plaintext_length} B inside)"
+        ax.text(0.5, y - 0.12, label, ha="center", va="bottom", fontsize=8, color="black")
+    ax.set_xlim(-0.25, 1.25)
+    ax.set_ylim(len(records) - 0.3, -1.2)
+    ax.text(0.0, -0.9, f"client\n{conversation.client}", ha="center", fontsize=9)
+    ax.text(1.0, -0.9, f"server\n{conversation.server}", ha="center", fontsize=9)
+    ax.axis("off")
+    shown = f"{len(records)} of {len(tls.records)}" if len(tls.records) > len(records) else ""
+    ax.set_title(title or f"{tls.version} records {shown}".strip(), fontsize=10)
+    return ax
+
+
+def draw_record_sizes(rows: Sequence[tuple[str, int, int]], *, ax: Axes | None = None) -> Axes:
+    """Message size against the bytes of TLS records that carried it, log-log.
+
+    ``rows``: ``(direction, message bytes, record bytes)`` (:func:`wslib.lab.wss.record_sizes`).
+    The dashed line is "record = message": the points sit just above it, a constant overhead
+    (record header, frame header, authentication tag) apart. Encryption hides the content,
+    not the size.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
+    for direction, marker, label in (
+        ("c2s", "o", "client → server"),
+        ("s2c", "s", "server → client"),
+    ):
+        points = [(m, r) for d, m, r in rows if d == direction]
+        if points:
+            colour = COLOURS["data"] if direction == "c2s" else PALETTE["orange"]
+            xs, ys = [m for m, _ in points], [r for _, r in points]
+            ax.scatter(xs, ys, marker=marker, s=40, color=colour, label=label)
+    top = max((max(m, r) for _, m, r in rows), default=10) * 2
+    ax.plot([1, top], [1, top], linestyle="--", color=COLOURS["marker"], linewidth=1)
+    ax.text(top / 1.5, top / 1.3, "record = message", ha="right", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("TLS bytes on the wire (bytes)")
+    ax.legend(loc="upper left", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
