@@ -306,16 +306,7 @@ class Nginx:
         for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / "temp" / module).mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.config = nginx_config(
-            self.upstream_port,
-            self.port,
-            prefix=self.prefix,
-            broken=self.broken,
-            read_timeout=self.read_timeout,
-            send_timeout=self.send_timeout,
-            location=self.location,
-            connection=self.connection,
-        )
+        self.config = self.render_config()
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config, encoding="utf-8")
         (self.prefix / "error.log").write_text("", encoding="utf-8")
@@ -346,6 +337,20 @@ class Nginx:
                     f"{self._last_error()}"
                 )
             time.sleep(0.02)
+
+    def render_config(self) -> str:
+        """The text of ``nginx.conf`` for :attr:`port` and :attr:`prefix` (a subclass may change it)."""
+        assert self.prefix is not None
+        return nginx_config(
+            self.upstream_port,
+            self.port,
+            prefix=self.prefix,
+            broken=self.broken,
+            read_timeout=self.read_timeout,
+            send_timeout=self.send_timeout,
+            location=self.location,
+            connection=self.connection,
+        )
 
     def _last_error(self) -> str:
         lines = [line for line in self.error_log().splitlines() if "[emerg]" in line]
