@@ -91,13 +91,14 @@ class ChatNode:
     """
 
     def __init__(self, name: str, redis_port: int, mode: str, *, port: int = 0) -> None:
-        import redis  # the official client; imported here so that wslib.lab.cluster loads without it
+        import redis  # the official client (imported here: wslib.lab.cluster loads without it)
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.name = name
         self.mode = mode
-        self.redis = redis.Redis(port=redis_port, socket_timeout=5)
+        # Any: redis-py's replies depend on the command (its annotations cannot say which).
+        self.redis: Any = redis.Redis(port=redis_port, socket_timeout=5)
         self.published = 0
         self._port = port
         self._stop = threading.Event()
@@ -163,7 +164,7 @@ class ChatNode:
 
     @staticmethod
     def _entry_text(raw_id: bytes | str, fields: dict[Any, Any]) -> str:
-        entry = json.loads(fields.get(b"entry") or fields.get("entry"))
+        entry: dict[str, Any] = json.loads(fields.get(b"entry") or fields["entry"])
         entry["id"] = _text(raw_id)
         return json.dumps(entry)
 
@@ -396,7 +397,7 @@ class Cluster:
         process.wait(5)
 
     def terminate(self, name: str, timeout: float = 10.0) -> None:
-        """SIGTERM server ``name``: it closes its clients with 1012 "service restart", then exits."""
+        """SIGTERM server ``name``: it closes its clients with 1012 (service restart) and exits."""
         process = self.processes[self.names.index(name)]
         process.terminate()
         try:

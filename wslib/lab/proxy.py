@@ -339,7 +339,7 @@ class Nginx:
             time.sleep(0.02)
 
     def render_config(self) -> str:
-        """The text of ``nginx.conf`` for :attr:`port` and :attr:`prefix` (a subclass may change it)."""
+        """The text of ``nginx.conf`` for :attr:`port` and :attr:`prefix` (subclasses change it)."""
         assert self.prefix is not None
         return nginx_config(
             self.upstream_port,

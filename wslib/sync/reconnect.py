@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,8 @@ class Reconnecting:
     - ``max_attempts``: give up after this many consecutive failed attempts, raising the last
       error (default: never give up).
     - ``rng``: the random source for the jitter (seed it for reproducible delays).
+    - ``uri`` may be a function that returns the URL of each attempt: a client that resumes
+      after the last message it saw puts it in the URL (``/chat?after=ID``).
     - Other keyword arguments go to :func:`wslib.connect` for every attempt.
 
     :attr:`history` lists every :class:`Attempt`; :attr:`close_code` is the code that ended the
@@ -73,7 +75,7 @@ class Reconnecting:
 
     def __init__(
         self,
-        uri: str,
+        uri: str | Callable[[], str],
         *,
         backoff: Backoff | None = None,
         stable_after: float = 5.0,
@@ -106,7 +108,8 @@ class Reconnecting:
         failures = 0  # consecutive attempts that did not give a stable connection
         while not self._stopped.is_set():
             try:
-                conn = connect(self.uri, **self.connect_options)
+                uri = self.uri() if callable(self.uri) else self.uri
+                conn = connect(uri, **self.connect_options)
             except InvalidResponse as exc:
                 self._note("failed", code=exc.status, detail=str(exc))
                 if not should_retry_open(exc.status):
@@ -143,6 +146,6 @@ class Reconnecting:
                 return
 
 
-def reconnecting(uri: str, **options: Any) -> Reconnecting:
+def reconnecting(uri: str | Callable[[], str], **options: Any) -> Reconnecting:
     """``for conn in reconnecting(uri, **options):`` see :class:`Reconnecting`."""
     return Reconnecting(uri, **options)

@@ -1,0 +1,168 @@
+"""The cluster of notebook 14 with the real things: redis-server, nginx, server processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+import wslib
+from wslib.lab import tools
+from wslib.lab.cluster import MODES, Cluster, stream_id
+from wslib.lab.failover import failover_run, fanout_latency
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (tools.redis_server().available and tools.nginx().available),
+        reason="the cluster needs redis-server and nginx",
+    ),
+]
+
+
+def hello(conn: wslib.ClientConnection) -> str:
+    message = json.loads(conn.recv(timeout=5))
+    assert message["type"] == "hello"
+    return str(message["node"])
+
+
+def accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_stream_ids_compare_as_numbers() -> None:
+    assert stream_id("1733241600000-10") > stream_id("1733241600000-9")
+    assert stream_id("99-0") < stream_id("100-0")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_message_sent_on_one_server_reaches_the_clients_of_the_others(mode: str) -> None:
+    with Cluster(2, mode) as cluster:
+        a = wslib.connect(cluster.url, ping_interval=None)
+        b = wslib.connect(cluster.url, ping_interval=None)
+        with a, b:
+            # nginx's round robin put them on different servers.
+            assert {hello(a), hello(b)} == {"A", "B"}
+            a.send(json.dumps({"text": "hi from a", "sent": 1.5}))
+            for conn in (a, b):
+                message = json.loads(conn.recv(timeout=5))
+                assert message["text"] == "hi from a"
+                assert message["sent"] == 1.5
+                assert ("id" in message) is (mode == "streams")
+
+
+def test_the_page_is_served_by_nginx_next_to_the_websocket() -> None:
+    with Cluster(1, "pubsub") as cluster:
+        with urllib.request.urlopen(cluster.page, timeout=5) as response:
+            page = response.read().decode()
+    assert "new WebSocket(" in page and "COME_BACK_LATER" in page
+
+
+def test_a_bad_resume_id_is_refused_with_1008() -> None:
+    with Cluster(1, "streams") as cluster:
+        with wslib.connect(cluster.url + "?after=yesterday", ping_interval=None) as conn:
+            hello(conn)
+            with pytest.raises(wslib.ConnectionClosed):
+                conn.recv(timeout=5)
+            assert conn.close_code == 1008
+
+
+def test_a_client_that_missed_messages_gets_them_on_resume() -> None:
+    with Cluster(2, "streams") as cluster:
+        with wslib.connect(cluster.node_urls[0], ping_interval=None) as sender:
+            hello(sender)
+            sender.send("one")
+            first = json.loads(sender.recv(timeout=5))
+            sender.send("two")
+            sender.send("three")
+            assert [json.loads(sender.recv(timeout=5))["text"] for _ in range(2)] == [
+                "two",
+                "three",
+            ]
+        url = f"{cluster.node_urls[1]}?after={first['id']}"
+        with wslib.connect(url, ping_interval=None) as late:
+            assert hello(late) == "B"
+            replay = [json.loads(late.recv(timeout=5))["text"] for _ in range(2)]
+            assert replay == ["two", "three"]
+
+
+def test_killed_server_with_pubsub_loses_messages_and_streams_lose_none() -> None:
+    pubsub = failover_run("pubsub", how="kill")
+    streams = failover_run("streams", how="kill")
+    for result in (pubsub, streams):
+        assert result.moved, result.summary()  # the victim had clients, and they came back
+        for client in result.moved:
+            codes = [a.code for a in client.history if a.kind == "closed"]
+            assert codes[0] == 1006, result.summary()  # SIGKILL: no close frame
+            assert client.nodes[1] != result.victim
+    assert pubsub.total_lost > 0, pubsub.summary()  # at-most-once: the gap is gone
+    assert all(not pubsub.lost(c) for c in pubsub.clients if c not in pubsub.moved)
+    assert streams.total_lost == 0, streams.summary()
+    assert all(streams.duplicates(c) == 0 for c in streams.clients)
+
+
+def test_graceful_stop_closes_with_1012_and_streams_lose_nothing() -> None:
+    result = failover_run("streams", how="terminate")
+    assert result.moved, result.summary()
+    for client in result.moved:
+        assert next(a.code for a in client.history if a.kind == "closed") == 1012
+    assert result.total_lost == 0, result.summary()
+
+
+def test_fanout_latency_is_measured_for_both_kinds_of_client() -> None:
+    got = fanout_latency(2, messages=20)
+    assert len(got["same"]) == 20 and len(got["cross"]) == 20
+    assert all(0 <= d < 5 for d in got["same"] + got["cross"])
+
+
+def test_the_command_runs_everything_and_ctrl_c_stops_everything() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wslib.cluster", "--servers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(5)]
+        text = "".join(lines)
+        page = re.search(r"open (http://127\.0\.0\.1:\d+/)", text)
+        nodes = re.findall(r"server [AB]: (ws://127\.0\.0\.1:(\d+)/chat)", text)
+        redis_port = re.search(r"redis://127\.0\.0\.1:(\d+)/", text)
+        assert page and len(nodes) == 2 and redis_port, text
+        with urllib.request.urlopen(page.group(1), timeout=5) as response:
+            assert response.status == 200
+        a = wslib.connect(nodes[0][0], ping_interval=None)
+        b = wslib.connect(nodes[1][0], ping_interval=None)
+        with a, b:
+            assert (hello(a), hello(b)) == ("A", "B")
+            a.send("across the cluster")
+            assert json.loads(b.recv(timeout=5))["text"] == "across the cluster"
+        process.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+        assert process.wait(20) == 0
+        assert "stopped" in process.stdout.read()
+        ports = [int(port) for _, port in nodes] + [int(redis_port.group(1))]
+        ports.append(int(page.group(1).rsplit(":", 1)[1].strip("/")))
+        deadline = time.monotonic() + 5
+        while any(accepts(p) for p in ports) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(accepts(p) for p in ports)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
