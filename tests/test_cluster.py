@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,8 @@ import wslib
 from wslib.lab import tools
 from wslib.lab.cluster import MODES, Cluster, stream_id
 from wslib.lab.failover import failover_run, fanout_latency
+from wslib.lab.path import capture_message_path, message_path, parse_resp
+from wslib.lab.tools import PCAP_DIR
 
 pytestmark = [
     pytest.mark.timeout(90),
@@ -166,3 +169,46 @@ def test_the_command_runs_everything_and_ctrl_c_stops_everything() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(5)
+
+
+# --- one message's path, from a capture ----------------------------------------------------------
+
+EXPECTED_PATH = [
+    ("client 1", "nginx", "websocket"),
+    ("nginx", "server A", "websocket"),
+    ("server A", "Redis", "redis"),  # PUBLISH
+    ("Redis", "server B", "redis"),  # the push to the other subscriber
+    ("server B", "nginx ", "websocket"),
+    ("nginx ", "client 2", "websocket"),
+]
+
+
+def check_path(hops: list[Any]) -> None:
+    # The message's hops, in order (other hops, such as A's local delivery, come in between).
+    sent = next(i for i, h in enumerate(hops) if h.source == "client 1")
+    along = [(h.source, h.target, h.kind) for h in hops[sent:]]
+    position = 0
+    for step in EXPECTED_PATH:
+        assert step in along[position:], (step, along)
+        position = along.index(step, position) + 1
+    publish = next(h for h in hops if h.label.startswith("PUBLISH"))
+    assert "hi from client 1" in publish.label
+    assert [h.time for h in hops] == sorted(h.time for h in hops)
+
+
+def test_the_shipped_capture_shows_every_leg_of_a_message() -> None:
+    check_path(message_path(PCAP_DIR / "cluster-path.pcap"))
+
+
+def test_a_live_capture_shows_every_leg_of_a_message() -> None:
+    if not tools.capture_privileges():
+        pytest.skip("capturing needs privileges")
+    cap, where = capture_message_path()
+    assert where == {"client 1": "A", "client 2": "B"}
+    assert not cap.dropped
+    check_path(message_path(cap))
+
+
+def test_resp_segments_are_parsed_whole() -> None:
+    data = b"*3\r\n$7\r\nmessage\r\n$4\r\nchat\r\n$2\r\nhi\r\n:2\r\n+OK\r\n$-1\r\n*1\r\n$3\r\nab"
+    assert parse_resp(data) == [[b"message", b"chat", b"hi"], 2, "OK", None]

@@ -107,18 +107,22 @@ class RedisServer:
 
     ``with RedisServer() as redis:`` starts it (no persistence: ``--save ""``, ``--appendonly no``;
     its working directory is a temporary directory) and waits until it answers ``PING``; leaving
-    the block shuts it down and removes the directory. Attributes: :attr:`port`, :attr:`url`
-    (``redis://127.0.0.1:PORT/0``), :attr:`command`. :meth:`log` reads its log.
+    the block shuts it down and removes the directory. ``port=0``: a free port, picked at start.
+    Attributes: :attr:`port`, :attr:`url` (``redis://127.0.0.1:PORT/0``), :attr:`command`.
+    :meth:`log` reads its log.
     """
 
-    def __init__(self, *, start_timeout: float = 5.0, stop_timeout: float = 5.0) -> None:
+    def __init__(
+        self, *, port: int = 0, start_timeout: float = 5.0, stop_timeout: float = 5.0
+    ) -> None:
         tool = tools.redis_server()
         if not tool.available:
             raise BrokerUnavailable(f"redis-server is not installed: {tool.advice}")
         self.binary = tool.detail
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.port = 0
+        self.port = port  # 0: a free port picked at start
+        self.fixed_port = port
         self.command: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
         self.directory: Path | None = None
@@ -143,7 +147,8 @@ class RedisServer:
                     return
                 except BrokerError:
                     self._stop_process()
-                    if attempt == 2 or "Address already in use" not in self.log():
+                    retry = not self.fixed_port and "Address already in use" in self.log()
+                    if attempt == 2 or not retry:
                         raise
         except BaseException:
             self._cleanup()
@@ -151,7 +156,7 @@ class RedisServer:
 
     def _start_once(self) -> None:
         assert self.directory is not None
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         logfile = self.directory / "redis.log"
         logfile.write_text("", encoding="utf-8")
         self.command = [

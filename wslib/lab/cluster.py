@@ -98,7 +98,11 @@ class ChatNode:
         self.name = name
         self.mode = mode
         # Any: redis-py's replies depend on the command (its annotations cannot say which).
-        self.redis: Any = redis.Redis(port=redis_port, socket_timeout=5)
+        # client_name: redis-py sends CLIENT SETNAME on each new connection, so that Redis (its
+        # CLIENT LIST, and a capture of the traffic) tells which server each connection is.
+        self.redis: Any = redis.Redis(
+            port=redis_port, socket_timeout=5, client_name=f"server-{name}"
+        )
         self.published = 0
         self._port = port
         self._stop = threading.Event()
@@ -298,8 +302,8 @@ http {{
 
 
 class _ClusterNginx(Nginx):
-    def __init__(self, upstream_ports: Sequence[int], page_dir: Path) -> None:
-        super().__init__(upstream_ports[0], location="/chat")
+    def __init__(self, upstream_ports: Sequence[int], page_dir: Path, port: int = 0) -> None:
+        super().__init__(upstream_ports[0], location="/chat", port=port)
         self.upstream_ports = list(upstream_ports)
         self.page_dir = page_dir
 
@@ -339,6 +343,17 @@ class Cluster:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.redis = RedisServer()
         self.nginx: _ClusterNginx | None = None
+        self.nginx_port = 0
+
+    def reserve_ports(self) -> list[int]:
+        """Pick every port now (Redis, the servers, nginx), before :meth:`start`: to capture
+        from the very first packet, the capture must know them. Returns them all."""
+        if self.ports or self.redis.running:
+            raise BrokerError("reserve the ports before the cluster starts")
+        self.redis = RedisServer(port=free_port())
+        self.ports = [free_port() for _ in self.names]
+        self.nginx_port = free_port()
+        return [self.redis.port, *self.ports, self.nginx_port]
 
     @property
     def url(self) -> str:
@@ -357,13 +372,14 @@ class Cluster:
     def start(self) -> None:
         try:
             self.redis.start()
-            for name in self.names:
-                self.ports.append(free_port())
-                self.processes.append(self._spawn(name, self.ports[-1]))
+            if not self.ports:
+                self.ports = [free_port() for _ in self.names]
+            for name, port in zip(self.names, self.ports, strict=True):
+                self.processes.append(self._spawn(name, port))
             for name, port in zip(self.names, self.ports, strict=True):
                 self._wait(name, port)
             page_dir = Path(str(importlib.resources.files("wslib.lab").joinpath("static")))
-            self.nginx = _ClusterNginx(self.ports, page_dir)
+            self.nginx = _ClusterNginx(self.ports, page_dir, self.nginx_port)
             self.nginx.start()
         except BaseException:
             self.stop()

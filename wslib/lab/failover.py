@@ -16,14 +16,25 @@ import json
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from ..reconnect import Backoff
 from ..sync.client import ClientConnection, connect
 from ..sync.reconnect import Attempt, Reconnecting
+from .capture import Capture
 from .cluster import Cluster
+from .scenario import Scenario
 
-__all__ = ["ClientLog", "FailoverResult", "failover_run", "fanout_latency"]
+__all__ = [
+    "SCENARIOS",
+    "ClientLog",
+    "FailoverResult",
+    "cluster_runs",
+    "failover_run",
+    "fanout_latency",
+    "percentiles",
+]
 
 
 @dataclass
@@ -32,21 +43,55 @@ class ClientLog:
 
     nodes: list[str] = field(default_factory=list)  # the server of each connection, in order
     received: list[int] = field(default_factory=list)  # message numbers, in arrival order
+    arrived: list[float] = field(default_factory=list)  # when each of them arrived
     history: list[Attempt] = field(default_factory=list)  # open / closed / wait, with times
     last_id: str = ""  # the last stream ID seen (streams mode)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": self.nodes,
+            "received": self.received,
+            "arrived": [round(t, 4) for t in self.arrived],
+            "history": [
+                {**asdict(a), "at": round(a.at, 4), "delay": round(a.delay, 4)}
+                for a in self.history
+            ],
+            "last_id": self.last_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClientLog:
+        return cls(
+            nodes=list(data["nodes"]),
+            received=list(data["received"]),
+            arrived=list(data["arrived"]),
+            history=[Attempt(**a) for a in data["history"]],
+            last_id=data["last_id"],
+        )
 
 
 @dataclass
 class FailoverResult:
-    """What :func:`failover_run` saw. Times are seconds from the start of the publisher."""
+    """What :func:`failover_run` saw. Times are seconds from the publisher's first message."""
 
     mode: str
     how: str  # "kill" or "terminate"
     victim: str
     sent: int
+    rate: float  # messages per second: message n was sent at n / rate
     killed_at: float
     clients: list[ClientLog]
-    start: float  # time.monotonic() of the first message
+
+    def to_json(self) -> dict[str, Any]:
+        """A dict for :func:`json.dumps` (the recordings); :meth:`from_json` reads it back."""
+        data = {f: getattr(self, f) for f in ("mode", "how", "victim", "sent", "rate", "killed_at")}
+        return {**data, "clients": [c.to_json() for c in self.clients]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FailoverResult:
+        clients = [ClientLog.from_json(c) for c in data["clients"]]
+        fields = ("mode", "how", "victim", "sent", "rate", "killed_at")
+        return cls(**{f: data[f] for f in fields}, clients=clients)
 
     def lost(self, client: ClientLog) -> list[int]:
         """The numbers ``client`` never received."""
@@ -92,6 +137,7 @@ def _receive(loop: Reconnecting, log: ClientLog, done: threading.Event) -> None:
                 if message.get("id"):
                     log.last_id = message["id"]
                 log.received.append(int(message["text"]))
+                log.arrived.append(time.monotonic())
         except Exception:  # ConnectionClosed: the loop decides what comes next
             pass
         if done.is_set():
@@ -170,9 +216,10 @@ def failover_run(
             loop.stop()
         for thread in threads:
             thread.join(5)
-        for log, loop in zip(logs, loops, strict=True):
-            log.history = list(loop.history)
-    return FailoverResult(mode, how, victim, messages, killed_at, logs, start)
+        for log, loop in zip(logs, loops, strict=True):  # times from the first message on
+            log.history = [replace(a, at=a.at - start) for a in loop.history]
+            log.arrived = [t - start for t in log.arrived]
+    return FailoverResult(mode, how, victim, messages, rate, killed_at, logs)
 
 
 def fanout_latency(
@@ -224,3 +271,72 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return {"p50": values[0] if values else float("nan"), "p99": float("nan")}
     q = statistics.quantiles(values, n=100, method="inclusive")
     return {"p50": statistics.median(values), "p99": q[98]}
+
+
+# --- the recordings of notebook 14 -------------------------------------------------------------
+
+#: The failover runs the recording keeps: (mode, how).
+RECORDED_RUNS = (("pubsub", "kill"), ("streams", "kill"), ("pubsub", "terminate"),
+                 ("streams", "terminate"))  # fmt: skip
+#: Servers in the recorded fan-out measurement, and messages per run.
+RECORDED_FANOUT = (1, 2, 3, 4)
+RECORDED_FANOUT_MESSAGES = 200
+
+
+def _redis_version() -> str:
+    import subprocess
+
+    from .tools import redis_server
+
+    tool = redis_server()
+    if not tool:
+        return "not installed"
+    done = subprocess.run([tool.detail, "--version"], capture_output=True, text=True, timeout=5)
+    return done.stdout.strip()
+
+
+def cluster_runs() -> dict[str, Any]:
+    """Everything notebook 14 measures live, for its offline path: four failover runs and the
+    fan-out latency with 1 to 4 servers (``cluster-runs.json``)."""
+    runs = [failover_run(mode, how=how).to_json() for mode, how in RECORDED_RUNS]
+    fanout = {
+        str(n): {
+            where: [round(d, 6) for d in delays]
+            for where, delays in fanout_latency(n, messages=RECORDED_FANOUT_MESSAGES).items()
+        }
+        for n in RECORDED_FANOUT
+    }
+    return {"redis": _redis_version(), "failover": runs, "fanout": fanout}
+
+
+def _cluster_path() -> Capture:
+    from .path import capture_message_path
+
+    cap, _where = capture_message_path()
+    return cap
+
+
+#: This module's shipped recordings, for :mod:`wslib.lab.recordings`.
+SCENARIOS = {
+    "cluster-path": Scenario(
+        "cluster-path",
+        "One chat message through a 2-server cluster (pub/sub), every leg: client 1 → nginx → "
+        "server A → Redis (`PUBLISH`) → server B (the subscriber's push) → nginx → client 2; "
+        "Redis set-up included (`CLIENT SETNAME`, `SUBSCRIBE`).",
+        "`wslib.lab.path.capture_message_path()`: `wslib.connect` ×2 → nginx → "
+        "`python -m wslib.lab.cluster node` ×2 ↔ redis-server",
+        _cluster_path,
+        seconds=3,
+    ),
+    "cluster-runs": Scenario(
+        "cluster-runs",
+        "Server B of 3 killed (SIGKILL) or stopped (SIGTERM, close 1012) while 150 numbered "
+        "messages flow to 6 reconnecting clients, with Redis pub/sub and with a Redis stream "
+        "(what each client got, when, and lost); fan-out latency with 1 to 4 servers.",
+        "`wslib.lab.failover.cluster_runs()`: `failover_run` ×4 and `fanout_latency` ×4 on "
+        "`wslib.lab.cluster.Cluster` (redis-server, nginx, server processes), uncaptured",
+        cluster_runs,
+        seconds=25,
+        suffix=".json",
+    ),
+}

@@ -244,7 +244,7 @@ class Nginx:
     (``ws://127.0.0.1:PORT/``), :attr:`config` (the text of ``nginx.conf``), :attr:`prefix`
     (the temporary directory), :attr:`command`. :meth:`error_log` and :meth:`access_log` read
     the logs (the error log says why nginx closed a connection). The options are those of
-    :func:`nginx_config`.
+    :func:`nginx_config`; ``port=0`` listens on a free port picked at start.
     """
 
     def __init__(
@@ -258,6 +258,7 @@ class Nginx:
         connection: str | None = None,
         start_timeout: float = 5.0,
         stop_timeout: float = 5.0,
+        port: int = 0,
     ) -> None:
         tool = tools.nginx()
         if not tool.available:
@@ -272,7 +273,8 @@ class Nginx:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         _check_options(broken, connection)  # now, not when nginx starts
-        self.port = 0
+        self.port = port  # 0: a free port picked at start
+        self.fixed_port = port
         self.config = ""
         self.prefix: Path | None = None
         self.command: list[str] = []
@@ -297,7 +299,8 @@ class Nginx:
                 return
             except ProxyError:
                 self._stop_process()
-                if attempt == 2 or "Address already in use" not in self.error_log():
+                retry = not self.fixed_port and "Address already in use" in self.error_log()
+                if attempt == 2 or not retry:
                     self._cleanup()
                     raise
 
@@ -305,7 +308,7 @@ class Nginx:
         assert self.prefix is not None
         for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / "temp" / module).mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         self.config = self.render_config()
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config, encoding="utf-8")
