@@ -22,6 +22,10 @@ from wslib.lab.failover import failover_run, fanout_latency
 from wslib.lab.path import capture_message_path, message_path, parse_resp
 from wslib.lab.tools import PCAP_DIR
 
+from . import test_interop
+
+browser = test_interop.browser  # the headless Chromium fixture
+
 pytestmark = [
     pytest.mark.timeout(90),
     pytest.mark.slow,
@@ -212,3 +216,34 @@ def test_a_live_capture_shows_every_leg_of_a_message() -> None:
 def test_resp_segments_are_parsed_whole() -> None:
     data = b"*3\r\n$7\r\nmessage\r\n$4\r\nchat\r\n$2\r\nhi\r\n:2\r\n+OK\r\n$-1\r\n*1\r\n$3\r\nab"
     assert parse_resp(data) == [[b"message", b"chat", b"hi"], 2, "OK", None]
+
+
+# --- the browser page: JavaScript that reconnects and resumes -----------------------------------
+
+
+def test_the_page_in_chromium_survives_its_server_dying_and_misses_nothing(browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def status() -> str:
+        return str(browser.find_element(By.ID, "status").text)
+
+    def lines() -> list[str]:
+        return [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#log li")][::-1]
+
+    with Cluster(2, "streams") as cluster:
+        browser.get(cluster.page)
+        WebDriverWait(browser, 10).until(lambda _: status().startswith("connected to server"))
+        home = status().rsplit(" ", 1)[1]
+        other = "B" if home == "A" else "A"
+        with wslib.connect(cluster.node_urls[cluster.names.index(other)], ping_interval=None) as me:
+            hello(me)
+            me.send("before")
+            WebDriverWait(browser, 10).until(lambda _: lines() == [f"[{other}] before"])
+            cluster.kill(home)  # SIGKILL: the page sees 1006
+            me.send("while you were away")
+            WebDriverWait(browser, 15).until(lambda _: status() == f"connected to server {other}")
+            me.send("after")
+            WebDriverWait(browser, 10).until(lambda _: len(lines()) >= 3)
+            time.sleep(0.3)  # a duplicate would show up now
+    assert lines() == [f"[{other}] before", f"[{other}] while you were away", f"[{other}] after"]
