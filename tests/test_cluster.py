@@ -17,7 +17,8 @@ import pytest
 
 import wslib
 from wslib.lab import tools
-from wslib.lab.cluster import MODES, Cluster, stream_id
+from wslib.lab.broker import RedisServer
+from wslib.lab.cluster import MODES, ChatNode, Cluster, stream_id
 from wslib.lab.failover import failover_run, fanout_latency
 from wslib.lab.path import capture_message_path, message_path, parse_resp
 from wslib.lab.tools import PCAP_DIR
@@ -247,3 +248,38 @@ def test_the_page_in_chromium_survives_its_server_dying_and_misses_nothing(brows
             WebDriverWait(browser, 10).until(lambda _: len(lines()) >= 3)
             time.sleep(0.3)  # a duplicate would show up now
     assert lines() == [f"[{other}] before", f"[{other}] while you were away", f"[{other}] after"]
+
+
+# --- regressions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_server_hears_the_others_as_soon_as_it_serves(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in a recording: on a busy machine, a server's reader thread started late, and with
+    # "$" (streams) or a SUBSCRIBE not yet sent (pub/sub), the first messages of the others
+    # were lost for its clients. Where to start reading must be fixed before serving.
+    reader = "_read_pubsub" if mode == "pubsub" else "_read_stream"
+    original = getattr(ChatNode, reader)
+
+    def late(self: ChatNode, *args: Any) -> None:
+        time.sleep(0.5)  # the reader thread gets the CPU late
+        original(self, *args)
+
+    monkeypatch.setattr(ChatNode, reader, late)
+    with RedisServer() as redis_server:
+        a = ChatNode("A", redis_server.port, mode)
+        b = ChatNode("B", redis_server.port, mode)
+        port_a, port_b = a.start(), b.start()
+        try:
+            with (
+                wslib.connect(f"ws://127.0.0.1:{port_a}/chat", ping_interval=None) as on_a,
+                wslib.connect(f"ws://127.0.0.1:{port_b}/chat", ping_interval=None) as on_b,
+            ):
+                hello(on_a), hello(on_b)
+                on_b.send("early")  # while A's reader is still asleep
+                assert json.loads(on_a.recv(timeout=5))["text"] == "early"
+        finally:
+            a.stop()
+            b.stop()

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -173,13 +173,11 @@ class ChatNode:
         return json.dumps(entry)
 
     # The fan-out from Redis: one thread per server.
-    def _read_pubsub(self) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+    def _read_pubsub(self, pubsub: Any) -> None:
         try:
             while not self._stop.is_set():
                 item = pubsub.get_message(timeout=0.2)
-                if item is None:
+                if item is None or item["type"] != "message":
                     continue
                 text = _text(item["data"])
                 if json.loads(text).get("node") == self.name:
@@ -189,12 +187,7 @@ class ChatNode:
         finally:
             pubsub.close()
 
-    def _read_stream(self) -> None:
-        last = "$"  # only what is added from now on
-        latest = self.redis.xrevrange(CHANNEL, count=1)
-        if latest:
-            last = _text(latest[0][0])
-            self._seen = stream_id(last)
+    def _read_stream(self, last: str) -> None:
         while not self._stop.is_set():
             batches = self.redis.xread({CHANNEL: last}, block=200, count=500)
             for _, entries in batches or []:
@@ -211,11 +204,31 @@ class ChatNode:
                                 self._last[conn] = ident
 
     def start(self) -> int:
-        """Start serving (and reading from Redis) in the background; return the port."""
+        """Start serving (and reading from Redis) in the background; return the port.
+
+        Where to start reading is fixed *before* the server accepts anybody: subscribed to the
+        channel (pub/sub), or the stream's last ID noted (streams; "0-0" when it is empty, never
+        ``$``, which XREAD reads as "from now", and "now" is whenever the reader thread gets the
+        CPU). Otherwise what the other servers publish meanwhile is lost for our clients.
+        """
         self.redis.ping()
+        if self.mode == "pubsub":
+            pubsub = self.redis.pubsub()
+            pubsub.subscribe(CHANNEL)
+            confirmed = pubsub.get_message(timeout=5)  # Redis's answer: we are subscribed
+            if confirmed is None or confirmed["type"] != "subscribe":
+                raise BrokerError(f"server {self.name} could not subscribe to {CHANNEL!r}")
+            args: tuple[Any, ...] = (pubsub,)
+            target: Callable[..., None] = self._read_pubsub
+        else:
+            latest = self.redis.xrevrange(CHANNEL, count=1)
+            last = _text(latest[0][0]) if latest else "0-0"
+            self._seen = stream_id(last)
+            args, target = (last,), self._read_stream
         self._server = serve(self.handle, "127.0.0.1", self._port, ping_interval=10, max_size=4096)
-        target = self._read_pubsub if self.mode == "pubsub" else self._read_stream
-        self._reader = threading.Thread(target=target, name="wslib-cluster-reader", daemon=True)
+        self._reader = threading.Thread(
+            target=target, args=args, name="wslib-cluster-reader", daemon=True
+        )
         self._reader.start()
         return self._server.port
 
