@@ -79,8 +79,8 @@ from .protocol import (
     State,
     TextMessage,
 )
-from .streams import StreamReader
 from .reconnect import Backoff
+from .streams import StreamReader
 from .sync import (
     ClientConnection,
     Server,
