@@ -78,6 +78,14 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "sizes": ("capture privileges",),
         "nginx": ("nginx", "capture privileges"),
     },
+    "14-cluster.ipynb": {
+        "cluster": ("redis-server", "nginx"),
+        "resp": ("redis-server", "nginx"),
+        "path capture": ("redis-server", "nginx", "capture privileges"),
+        "failover": ("redis-server", "nginx"),
+        "graceful": ("redis-server", "nginx"),
+        "fanout": ("redis-server", "nginx"),
+    },
 }
 
 

@@ -94,6 +94,8 @@ CONNECTIONS: dict[str, int | None] = {
     "idle-timeout-kill": 2,
     "heartbeat-keeps-alive": 2,
     "polling-vs-websocket": None,
+    # Every leg and Redis connection, plus the start-up probes (each "does it accept yet?").
+    "cluster-path": None,
 }
 
 

@@ -258,7 +258,7 @@ class Nginx:
     (``ws://127.0.0.1:PORT/``), :attr:`config` (the text of ``nginx.conf``), :attr:`prefix`
     (the temporary directory), :attr:`command`. :meth:`error_log` and :meth:`access_log` read
     the logs (the error log says why nginx closed a connection). The options are those of
-    :func:`nginx_config`.
+    :func:`nginx_config`; ``port=0`` listens on a free port picked at start.
     """
 
     def __init__(
@@ -273,6 +273,7 @@ class Nginx:
         tls: str | os.PathLike[str] | None = None,
         start_timeout: float = 5.0,
         stop_timeout: float = 5.0,
+        port: int = 0,
     ) -> None:
         tool = tools.nginx()
         if not tool.available:
@@ -288,7 +289,8 @@ class Nginx:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         _check_options(broken, connection)  # now, not when nginx starts
-        self.port = 0
+        self.port = port  # 0: a free port picked at start
+        self.fixed_port = port
         self.config = ""
         self.prefix: Path | None = None
         self.command: list[str] = []
@@ -315,7 +317,8 @@ class Nginx:
                 return
             except ProxyError:
                 self._stop_process()
-                if attempt == 2 or "Address already in use" not in self.error_log():
+                retry = not self.fixed_port and "Address already in use" in self.error_log()
+                if attempt == 2 or not retry:
                     self._cleanup()
                     raise
 
@@ -323,18 +326,8 @@ class Nginx:
         assert self.prefix is not None
         for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / "temp" / module).mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.config = nginx_config(
-            self.upstream_port,
-            self.port,
-            prefix=self.prefix,
-            broken=self.broken,
-            read_timeout=self.read_timeout,
-            send_timeout=self.send_timeout,
-            location=self.location,
-            connection=self.connection,
-            tls=self.tls,
-        )
+        self.port = self.fixed_port or free_port()
+        self.config = self.render_config()
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config, encoding="utf-8")
         (self.prefix / "error.log").write_text("", encoding="utf-8")
@@ -365,6 +358,21 @@ class Nginx:
                     f"{self._last_error()}"
                 )
             time.sleep(0.02)
+
+    def render_config(self) -> str:
+        """The text of ``nginx.conf`` for :attr:`port` and :attr:`prefix` (subclasses change it)."""
+        assert self.prefix is not None
+        return nginx_config(
+            self.upstream_port,
+            self.port,
+            prefix=self.prefix,
+            broken=self.broken,
+            read_timeout=self.read_timeout,
+            send_timeout=self.send_timeout,
+            location=self.location,
+            connection=self.connection,
+            tls=self.tls,
+        )
 
     def _last_error(self) -> str:
         lines = [line for line in self.error_log().splitlines() if "[emerg]" in line]

@@ -77,7 +77,7 @@ from .records import (
     timeline,
 )
 from .tcp import MAX_OUT_OF_ORDER
-from .websocket import conversations, dissect, iter_frames
+from .websocket import conversations, dissect, iter_frames, tcp_payloads
 
 __all__ = [
     "MAX_OUT_OF_ORDER",
@@ -99,5 +99,6 @@ __all__ = [
     "dissect",
     "iter_frames",
     "read_packets",
+    "tcp_payloads",
     "timeline",
 ]

@@ -934,6 +934,15 @@ def _segments(source: Source, counter: list[int]) -> Iterator[_Segment]:
     return _segments_from_packets(packets, counter)
 
 
+def tcp_payloads(source: Source) -> Iterator[tuple[float, Endpoint, Endpoint, bytes]]:
+    """Every TCP segment that carries data, as ``(time, source, destination, payload)``, in
+    capture order: for the protocols this dissector does not decode (such as Redis's RESP in
+    notebook 14). Segments, not a reassembled stream: retransmissions come twice."""
+    for segment in _segments(source, [0]):
+        if segment.payload:
+            yield segment.time, segment.src, segment.dst, segment.payload
+
+
 def dissect(
     source: Source,
     *,
