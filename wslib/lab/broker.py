@@ -25,14 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 
 from . import tools
-from .proxy import free_port
+from .daemon import TempDaemon
 
 
 class BrokerError(Exception):
@@ -102,7 +98,7 @@ def read_reply(sock: socket.socket) -> object:
     return reply()
 
 
-class RedisServer:
+class RedisServer(TempDaemon):
     """A real ``redis-server`` on ``127.0.0.1:port``, a context manager.
 
     ``with RedisServer() as redis:`` starts it (no persistence: ``--save ""``, ``--appendonly no``;
@@ -112,84 +108,48 @@ class RedisServer:
     :meth:`log` reads its log.
     """
 
+    program = "redis-server"
+    log_files = ("redis.log",)
+    error = BrokerError
+
     def __init__(
         self, *, port: int = 0, start_timeout: float = 5.0, stop_timeout: float = 5.0
     ) -> None:
         tool = tools.redis_server()
         if not tool.available:
             raise BrokerUnavailable(f"redis-server is not installed: {tool.advice}")
-        self.binary = tool.detail
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.port = port  # 0: a free port picked at start
-        self.fixed_port = port
-        self.command: list[str] = []
-        self.process: subprocess.Popen[bytes] | None = None
-        self.directory: Path | None = None
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._log = ""
+        super().__init__(
+            tool.detail, port=port, start_timeout=start_timeout, stop_timeout=stop_timeout
+        )
+
+    @property
+    def directory(self) -> Path | None:
+        """Its working directory, while it runs."""
+        return self.prefix
 
     @property
     def url(self) -> str:
         """What redis-py's ``redis.Redis.from_url`` takes: ``redis://127.0.0.1:PORT/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        """Start redis-server and return once it answers ``PING``."""
-        if self.process is not None:
-            raise BrokerError("this redis-server is already running")
-        self._tempdir = tempfile.TemporaryDirectory(prefix="wslib-redis-")
-        self.directory = Path(self._tempdir.name)
-        try:
-            for attempt in range(3):  # the free port may be taken between our check and its bind
-                try:
-                    self._start_once()
-                    return
-                except BrokerError:
-                    self._stop_process()
-                    retry = not self.fixed_port and "Address already in use" in self.log()
-                    if attempt == 2 or not retry:
-                        raise
-        except BaseException:
-            self._cleanup()
-            raise
-
-    def _start_once(self) -> None:
-        assert self.directory is not None
-        self.port = self.fixed_port or free_port()
-        logfile = self.directory / "redis.log"
-        logfile.write_text("", encoding="utf-8")
-        self.command = [
+    def _launch(self) -> list[str]:
+        assert self.prefix is not None
+        return [
             self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--protected-mode", "yes",
-            "--dir", str(self.directory),
-            "--logfile", str(logfile),
+            "--dir", str(self.prefix),
+            "--logfile", str(self.prefix / "redis.log"),
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
-        )
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            with contextlib.suppress(OSError, BrokerError):
-                if self.command_once("PING") == "PONG":
-                    return
-            if self.process.poll() is not None:
-                raise BrokerError(f"redis-server exited at start-up: {self._last_line()}")
-            if time.monotonic() > deadline:
-                raise BrokerError(
-                    f"redis-server did not answer PING within {self.start_timeout:g} s: "
-                    f"{self._last_line()}"
-                )
-            time.sleep(0.02)
+
+    def _ready(self) -> bool:
+        with contextlib.suppress(OSError, BrokerError):
+            return self.command_once("PING") == "PONG"
+        return False
 
     def command_once(self, *args: str | bytes | int, timeout: float = 2.0) -> object:
         """Send one command on a fresh connection and return the decoded reply."""
@@ -197,57 +157,9 @@ class RedisServer:
             sock.sendall(encode_command(*args))
             return read_reply(sock)
 
-    def _last_line(self) -> str:
-        lines = [line for line in self.log().splitlines() if line.strip()]
-        return lines[-1].strip() if lines else "nothing in its log"
-
-    def _stop_process(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()  # SIGTERM: redis-server exits at once (nothing to save)
-            try:
-                process.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-    def _cleanup(self) -> None:
-        if self.directory is not None:
-            with contextlib.suppress(OSError):
-                self._log = (self.directory / "redis.log").read_text("utf-8", "replace")
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
-
-    def stop(self) -> None:
-        """Stop redis-server (SIGTERM, SIGKILL after ``stop_timeout`` s) and remove its files."""
-        self._stop_process()
-        self._cleanup()
-
-    def log(self) -> str:
+    def log(self, name: str = "redis.log") -> str:
         """redis-server's log so far (kept after :meth:`stop`)."""
-        if self.directory is not None and self._tempdir is not None:
-            with contextlib.suppress(OSError):
-                return (self.directory / "redis.log").read_text("utf-8", "replace")
-        return self._log
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return super().log(name)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

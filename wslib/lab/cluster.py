@@ -42,7 +42,6 @@ import importlib.resources
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -55,7 +54,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..sync.server import Server, ServerConnection, serve
 from .broker import BrokerError, RedisServer
-from .proxy import Nginx, _temp_paths, free_port
+from .daemon import accepts, free_port
+from .proxy import Nginx, _temp_paths
 
 __all__ = ["MODES", "ChatNode", "Cluster", "cluster_config", "stream_id"]
 
@@ -327,12 +327,6 @@ class _ClusterNginx(Nginx):
         )
 
 
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
 class Cluster:
     """redis-server, ``servers`` chat servers (each its own process) and nginx, all on 127.0.0.1.
 
@@ -412,7 +406,7 @@ class Cluster:
     def _wait(self, name: str, port: int) -> None:
         index = self.names.index(name)
         deadline = time.monotonic() + self.start_timeout
-        while not _accepts(port):
+        while not accepts(port):
             if self.processes[index].poll() is not None:
                 raise BrokerError(f"server {name} exited at start-up")
             if time.monotonic() > deadline:

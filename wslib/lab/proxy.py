@@ -46,17 +46,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import WebSocketError
 from . import tools
+from .daemon import TempDaemon, free_port
 from .scenario import Scenario
 
 if TYPE_CHECKING:
@@ -237,20 +234,7 @@ http {{
 """
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (the system picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
-class Nginx:
+class Nginx(TempDaemon):
     """A real nginx reverse proxy on ``127.0.0.1:port`` in front of ``127.0.0.1:upstream_port``.
 
     A context manager: ``with Nginx(server.port) as proxy:`` starts it and waits until it accepts
@@ -260,6 +244,10 @@ class Nginx:
     the logs (the error log says why nginx closed a connection). The options are those of
     :func:`nginx_config`; ``port=0`` listens on a free port picked at start.
     """
+
+    program = "nginx"
+    log_files = ("error.log", "access.log")
+    error = ProxyError
 
     def __init__(
         self,
@@ -278,7 +266,9 @@ class Nginx:
         tool = tools.nginx()
         if not tool.available:
             raise ProxyUnavailable(f"nginx is not installed: {tool.advice}")
-        self.binary = tool.detail
+        super().__init__(
+            tool.detail, port=port, start_timeout=start_timeout, stop_timeout=stop_timeout
+        )
         self.upstream_port = upstream_port
         self.broken = broken
         self.read_timeout = read_timeout
@@ -286,17 +276,8 @@ class Nginx:
         self.location = location
         self.connection = connection
         self.tls = tls
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
         _check_options(broken, connection)  # now, not when nginx starts
-        self.port = port  # 0: a free port picked at start
-        self.fixed_port = port
         self.config = ""
-        self.prefix: Path | None = None
-        self.command: list[str] = []
-        self.process: subprocess.Popen[bytes] | None = None
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._logs: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -305,33 +286,14 @@ class Nginx:
             return f"wss://localhost:{self.port}{self.location}"
         return f"ws://127.0.0.1:{self.port}{self.location}"
 
-    def start(self) -> None:
-        """Write the configuration, start nginx and return once it accepts connections."""
-        if self.process is not None:
-            raise ProxyError("this nginx is already running")
-        self._tempdir = tempfile.TemporaryDirectory(prefix="wslib-nginx-")
-        self.prefix = Path(self._tempdir.name)
-        for attempt in range(3):  # the free port may be taken between our check and nginx's bind
-            try:
-                self._start_once()
-                return
-            except ProxyError:
-                self._stop_process()
-                retry = not self.fixed_port and "Address already in use" in self.error_log()
-                if attempt == 2 or not retry:
-                    self._cleanup()
-                    raise
-
-    def _start_once(self) -> None:
+    def _launch(self) -> list[str]:
         assert self.prefix is not None
         for module in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.prefix / "temp" / module).mkdir(parents=True, exist_ok=True)
-        self.port = self.fixed_port or free_port()
         self.config = self.render_config()
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config, encoding="utf-8")
-        (self.prefix / "error.log").write_text("", encoding="utf-8")
-        self.command = [
+        return [
             self.binary,
             "-p",
             str(self.prefix),
@@ -342,22 +304,6 @@ class Nginx:
             "-g",
             "daemon off;",
         ]
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + self.start_timeout
-        while not _accepts(self.port):
-            if self.process.poll() is not None:
-                raise ProxyError(f"nginx exited at start-up: {self._last_error()}")
-            if time.monotonic() > deadline:
-                raise ProxyError(
-                    f"nginx did not accept connections within {self.start_timeout:g} s: "
-                    f"{self._last_error()}"
-                )
-            time.sleep(0.02)
 
     def render_config(self) -> str:
         """The text of ``nginx.conf`` for :attr:`port` and :attr:`prefix` (subclasses change it)."""
@@ -374,66 +320,18 @@ class Nginx:
             tls=self.tls,
         )
 
-    def _last_error(self) -> str:
+    def last_error(self) -> str:
         lines = [line for line in self.error_log().splitlines() if "[emerg]" in line]
         lines = lines or self.error_log().splitlines()
         return lines[-1] if lines else "no message in its error log"
 
-    def _stop_process(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # fast shutdown: open connections are closed
-            try:
-                process.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-    def _cleanup(self) -> None:
-        if self.prefix is not None:
-            for name in ("error.log", "access.log"):
-                with contextlib.suppress(OSError):
-                    self._logs[name] = (self.prefix / name).read_text("utf-8", "replace")
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
-
-    def stop(self) -> None:
-        """Stop nginx (SIGTERM, SIGKILL after ``stop_timeout`` s); keep its logs, drop its files."""
-        self._stop_process()
-        self._cleanup()
-
-    def _log(self, name: str) -> str:
-        if self.prefix is not None and self._tempdir is not None:
-            with contextlib.suppress(OSError):
-                return (self.prefix / name).read_text("utf-8", "replace")
-        return self._logs.get(name, "")
-
     def error_log(self) -> str:
         """nginx's error log so far (kept after :meth:`stop`)."""
-        return self._log("error.log")
+        return self.log("error.log")
 
     def access_log(self) -> str:
         """nginx's access log so far (kept after :meth:`stop`): one line per finished request."""
-        return self._log("access.log")
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __enter__(self) -> Nginx:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self.log("access.log")
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
