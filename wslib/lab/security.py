@@ -42,14 +42,22 @@ from types import TracebackType
 from typing import Any
 
 from ..sync.server import Server, ServerConnection, serve
+from .scenario import Scenario
 
 __all__ = [
     "AUTH_MODES",
     "PRIVATE_MESSAGES",
+    "SCENARIOS",
     "AccountService",
     "AttackerSite",
+    "compare_auth",
     "hijack",
+    "hijack_capture",
     "hijack_without_browser",
+    "inbox_in_browser",
+    "security_runs",
+    "silent_client",
+    "subprotocol_breakage",
 ]
 
 #: The ways the WebSocket can tell who its user is.
@@ -173,8 +181,8 @@ class AccountService:
     - ``check_origin``: the WebSocket accepts only pages of the site (``origins=[site]``).
     - ``auth``: how the WebSocket authenticates (:data:`AUTH_MODES`).
     - ``token_deadline``: seconds to wait for the token in ``"first-message"`` mode.
-    - ``ws_host``/``ws_port``: where the pages open the WebSocket (default: the service's own
-      WebSocket server; notebook 15 puts nginx there to show its access log).
+    - ``listen_port``: the WebSocket server's port (0: a free one; give one to capture it from
+      the start). Set :attr:`public_port` to make the pages connect elsewhere (nginx in front).
 
     A context manager. :attr:`trace` has the WebSocket server's trace lines (what a server log
     keeps), :attr:`handshakes` every handshake the WebSocket handler saw (path, Origin, user).
@@ -186,7 +194,7 @@ class AccountService:
         check_origin: bool = False,
         auth: str = "cookie",
         token_deadline: float = 2.0,
-        ws_port: int | None = None,
+        listen_port: int = 0,
     ) -> None:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {AUTH_MODES}, not {auth!r}")
@@ -200,7 +208,9 @@ class AccountService:
         self.site = _Site("account-site")
         self.site.respond = self._respond  # type: ignore[method-assign]
         self.server: Server | None = None
-        self._ws_port = ws_port
+        self.listen_port = listen_port
+        #: Where the pages open the WebSocket, if not the server itself (nginx in front, say).
+        self.public_port: int | None = None
 
     # --- the site -----------------------------------------------------------------------------
 
@@ -214,7 +224,7 @@ class AccountService:
     @property
     def ws_port(self) -> int:
         assert self.server is not None
-        return self._ws_port or self.server.port
+        return self.public_port or self.server.port
 
     @property
     def ws_url(self) -> str:
@@ -313,6 +323,7 @@ class AccountService:
         origins = [self.site.origin] if self.check_origin else None
         self.server = serve(
             self._handler,
+            port=self.listen_port,
             origins=origins,
             subprotocols=["inbox"],
             trace=self.trace.append,
@@ -413,7 +424,12 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def hijack(
-    driver: Any, *, check_origin: bool, screenshot: Path | None = None, timeout: float = 10
+    driver: Any,
+    *,
+    check_origin: bool,
+    screenshot: Path | None = None,
+    timeout: float = 10,
+    listen_port: int = 0,
 ) -> dict[str, Any]:
     """Alice logs in (in ``driver``, a Selenium Chromium), then visits the attacker's page.
 
@@ -424,7 +440,7 @@ def hijack(
     """
     from selenium.webdriver.common.by import By
 
-    with AccountService(check_origin=check_origin) as account:
+    with AccountService(check_origin=check_origin, listen_port=listen_port) as account:
         with AttackerSite(account.ws_url) as evil:
             driver.get(account.login_url("alice"))
             _wait(lambda: bool(account.sessions), timeout, "alice did not log in")
@@ -483,3 +499,172 @@ def hijack_without_browser(*, check_origin: bool) -> dict[str, Any]:
             "stolen": stolen,
             "origins": {"site": account.site.origin, "attacker": evil.site.origin},
         }
+
+
+# --- what notebook 15 measures, live and for its recordings --------------------------------------
+
+
+def hijack_capture(driver: Any, *, check_origin: bool = False) -> tuple[dict[str, Any], Any]:
+    """:func:`hijack` with the WebSocket port captured from the start: (result, capture)."""
+    from .capture import capture
+    from .proxy import free_port
+
+    port = free_port()
+    with capture([port], timeout=30, grace=0.3) as cap:
+        result = hijack(driver, check_origin=check_origin, listen_port=port)
+    return result, cap
+
+
+def inbox_in_browser(driver: Any, account: AccountService, timeout: float = 10) -> dict[str, Any]:
+    """Alice logs in and opens her inbox page: what the page showed, and its status line."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(account.login_url("alice"))
+    driver.get(account.inbox_url)
+    expected = len(PRIVATE_MESSAGES["alice"])
+
+    def shown() -> list[str]:
+        return [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#inbox li")]
+
+    with contextlib.suppress(TimeoutError):
+        _wait(lambda: len(shown()) >= expected, timeout, "the inbox did not fill")
+    result = {"messages": shown(), "status": driver.find_element(By.ID, "status").text}
+    driver.get("about:blank")
+    return result
+
+
+def compare_auth(driver: Any, *, through_nginx: bool = True) -> dict[str, dict[str, Any]]:
+    """Each way to authenticate (:data:`AUTH_MODES`), end to end in the browser, the pages
+    connecting through nginx when it is installed: does alice see her inbox, does her secret
+    (cookie or token) end up in the WebSocket server's trace, in nginx's access log?"""
+    from .proxy import Nginx
+    from .tools import nginx
+
+    results: dict[str, dict[str, Any]] = {}
+    use_nginx = through_nginx and bool(nginx())
+    for auth in AUTH_MODES:
+        with AccountService(check_origin=True, auth=auth) as account:
+            assert account.server is not None
+            proxy = Nginx(account.server.port, location="/inbox") if use_nginx else None
+            with proxy if proxy is not None else contextlib.nullcontext():
+                if proxy is not None:
+                    account.public_port = proxy.port
+                seen = inbox_in_browser(driver, account)
+                access_log = proxy.access_log() if proxy is not None else None
+            secrets_ = list(account.sessions) + list(account.tokens)
+            secret = list(account.tokens)[-1] if account.tokens else list(account.sessions)[-1]
+            results[auth] = {
+                "works": seen["messages"] == PRIVATE_MESSAGES["alice"],
+                "status": seen["status"],
+                "in server trace": any(s in line for s in secrets_ for line in account.trace),
+                "in nginx access log": None
+                if access_log is None
+                else any(s in access_log for s in secrets_),
+                "access log line": None
+                if access_log is None
+                else next((ln for ln in access_log.splitlines() if "/inbox" in ln), ""),
+                "secret": secret[:6] + "…",
+            }
+    return results
+
+
+def silent_client(deadline: float = 1.0) -> dict[str, Any]:
+    """A client that connects in ``first-message`` mode and never sends its token: when and
+    how the server closes it."""
+    import struct
+
+    import websocket  # websocket-client
+
+    with AccountService(auth="first-message", token_deadline=deadline) as account:
+        ws = websocket.create_connection(account.ws_url, timeout=deadline + 5)
+        start = time.monotonic()
+        with contextlib.closing(ws):
+            while True:
+                opcode, frame = ws.recv_data_frame(True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+        code = struct.unpack("!H", frame.data[:2])[0]
+        return {
+            "deadline": deadline,
+            "closed after": round(time.monotonic() - start, 3),
+            "code": code,
+            "reason": frame.data[2:].decode("utf-8", "replace"),
+        }
+
+
+def subprotocol_breakage(driver: Any) -> dict[str, Any]:
+    """What a token in ``Sec-WebSocket-Protocol`` breaks, asked of the browser itself."""
+    with AccountService(auth="subprotocol") as account:
+        driver.get(account.login_url("alice"))
+        syntax = driver.execute_script(
+            "try { new WebSocket(arguments[0], ['inbox', 'token.abc+/==']); return 'accepted'; }"
+            " catch (e) { return e.name + ': ' + e.message; }",
+            account.ws_url,
+        )
+        alone = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const ws = new WebSocket(arguments[0], ['token.abc']);"
+            "ws.onopen = () => done('open'); ws.onclose = (e) => done(e.code);",
+            account.ws_url,
+        )
+        driver.get("about:blank")
+        return {"base64 token": syntax, "token offered alone": alone}
+
+
+def security_runs() -> dict[str, Any]:
+    """Everything notebook 15 shows live, for its offline path (``security-runs.json``): the
+    hijack without and with the Origin check (with the attacker page's screenshot, as base64
+    PNG), the four ways to authenticate, the silent client, the subprotocol's limits."""
+    import base64
+    import tempfile
+
+    from .browser import chromium_driver
+
+    with chromium_driver() as driver, tempfile.TemporaryDirectory() as folder:
+        shot = Path(folder) / "attack.png"
+        attack = hijack(driver, check_origin=False, screenshot=shot)
+        defended = hijack(driver, check_origin=True)
+        attack["screenshot"] = base64.b64encode(shot.read_bytes()).decode()
+        return {
+            "attack": attack,
+            "defended": defended,
+            "auth": compare_auth(driver),
+            "silent client": silent_client(),
+            "subprotocol": subprotocol_breakage(driver),
+        }
+
+
+def _hijack_handshake() -> Any:
+    from .browser import chromium_driver
+
+    with chromium_driver() as driver:
+        _result, cap = hijack_capture(driver)
+    return cap
+
+
+#: This module's shipped recordings, for :mod:`wslib.lab.recordings`.
+SCENARIOS = {
+    "hijack-handshake": Scenario(
+        "hijack-handshake",
+        "Cross-site WebSocket hijacking: headless Chromium, logged in on one port of 127.0.0.1, "
+        "visits an attacker's page on another port, whose script opens the account's WebSocket: "
+        "the handshake carries the attacker's `Origin` and the victim's session cookie, the "
+        "server (no Origin check) answers 101 and pushes three private messages.",
+        "`wslib.lab.security.hijack_capture()`: Chromium (Selenium) → `wslib.serve` inbox, "
+        "pages from two `http.server`s",
+        _hijack_handshake,
+        seconds=4,
+    ),
+    "security-runs": Scenario(
+        "security-runs",
+        "Notebook 15's live results: the hijack without and with the Origin check (stolen "
+        "messages, the attacker page's screenshot as base64 PNG), the four ways to "
+        "authenticate in the browser through nginx (works? secret in the server trace, in "
+        "nginx's access log?), a client that never sends its token, a token in "
+        "`Sec-WebSocket-Protocol`.",
+        "`wslib.lab.security.security_runs()`: headless Chromium, `wslib.serve`, nginx",
+        security_runs,
+        seconds=15,
+        suffix=".json",
+    ),
+}
