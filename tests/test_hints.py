@@ -226,3 +226,12 @@ def test_cluster_hints_name_each_mistake_and_keep_the_answer() -> None:
     for (name, _), text in texts.items():
         per_exercise.setdefault(name, set()).add(text)
     assert all(len(found) == 3 for found in per_exercise.values()), per_exercise
+
+
+def test_security_hints_name_each_mistake() -> None:
+    answers = wrong_answers("15")
+    texts = [hint(name, answer) for name, answer in answers]
+    for (name, _), text in zip(answers, texts, strict=True):
+        for giveaway in ("the answer is", "should be", "should return"):
+            assert giveaway not in text.lower(), f"{name}: {text}"
+    assert len(set(texts)) == len(texts), texts  # one hint per mistake

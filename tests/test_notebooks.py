@@ -86,6 +86,13 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "graceful": ("redis-server", "nginx"),
         "fanout": ("redis-server", "nginx"),
     },
+    "15-security.ipynb": {
+        "attack": ("chromium", "chromedriver"),
+        "handshake capture": ("chromium", "chromedriver", "capture privileges"),
+        "defended": ("chromium", "chromedriver"),
+        "auth": ("chromium", "chromedriver"),
+        "token limits": ("chromium", "chromedriver"),
+    },
 }
 
 

@@ -48,11 +48,11 @@ from .exceptions import (
     HeadTooLarge,
     InvalidHeader,
     InvalidMethod,
-    InvalidOrigin,
     InvalidRequest,
     InvalidResponse,
     InvalidVersion,
 )
+from .origins import OriginPolicy
 from .streams import StreamReader
 
 __all__ = [
@@ -596,7 +596,7 @@ def _joined(headers: Headers, name: str) -> str:
 def accept(
     request: Request,
     *,
-    origins: Sequence[str | None] | None = None,
+    origins: Sequence[str | None] | OriginPolicy | None = None,
     subprotocols: Sequence[str] = (),
 ) -> Response:
     """Check a client's opening handshake (RFC 6455 §4.2.1) and build the 101 (§4.2.2).
@@ -616,12 +616,15 @@ def accept(
     ``Sec-WebSocket-Key`` missing, repeated, not 16 bytes   InvalidHeader         400
     ``Sec-WebSocket-Version`` missing or not ``13``         InvalidVersion        426
     ``Origin`` repeated                                     InvalidHeader         400
-    ``Origin`` not in ``origins``                           InvalidOrigin         403
+    ``Origin`` not one of ``origins``, or malformed         InvalidOrigin         403
     ``Sec-WebSocket-Protocol`` not a list of tokens         InvalidHeader         400
     ======================================================  ====================  ======
 
-    ``origins``: ``None`` (the default) accepts any Origin; a list accepts only those values,
-    and ``None`` in the list accepts a request without Origin (non-browser clients send none).
+    ``origins``: ``None`` (the default) accepts any Origin; a list (or a
+    :class:`~wslib.origins.OriginPolicy`) accepts only those origins, compared as scheme, host
+    and port (``https://Example.com:443`` is ``https://example.com``; see :mod:`wslib.origins`
+    for every tricky value), and ``None`` in the list accepts a request without Origin
+    (non-browser clients send none).
 
     ``subprotocols``: those the server speaks. The client lists its offers "ordered by
     preference" (§4.1), so the server picks the *first of the client's offers* that it
@@ -727,11 +730,9 @@ def accept(
         origin_values = headers.get_all("Origin")
         if len(origin_values) > 1:
             raise InvalidHeader("Origin", f"Origin appears {len(origin_values)} times")
-        origin = origin_values[0] if origin_values else None
-        if origin not in origins:
-            allowed = ", ".join("no Origin" if o is None else repr(o) for o in origins)
-            got = _quote(origin) if origin is not None else "no Origin header"
-            raise InvalidOrigin(f"Origin {got} is not allowed here; allowed: {allowed or 'none'}")
+        # Origins compare as (scheme, host, port), not as strings (wslib.origins, RFC 6454 §5).
+        policy = origins if isinstance(origins, OriginPolicy) else OriginPolicy(origins)
+        policy.check(origin_values[0] if origin_values else None)
 
     # §4.2.1 item 8: "Optionally, a |Sec-WebSocket-Protocol| header field, with a list of values
     # indicating which protocols the client would like to speak, ordered by preference."

@@ -650,23 +650,12 @@ class _JupyterLab:
 
 
 def _chromium() -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from .browser import BrowserUnavailable, start_chromium
 
-    from . import tools
-
-    browser, driver = tools.chromium(), tools.chromedriver()
-    if not browser or not driver:
-        raise RuntimeError(f"this recording needs Chromium and chromedriver: {browser.advice}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser.detail
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download anything
-    chrome = webdriver.Chrome(options=options, service=Service(driver.detail))
-    chrome.set_page_load_timeout(60)
-    chrome.set_script_timeout(30)
-    return chrome
+    try:
+        return start_chromium(page_load_timeout=60, script_timeout=30)
+    except BrowserUnavailable as exc:
+        raise RuntimeError(f"this recording needs Chromium and chromedriver: {exc}") from None
 
 
 def _open_and_run(chrome: Any, timeout: float) -> None:

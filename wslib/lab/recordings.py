@@ -36,7 +36,7 @@ from ..streams import StreamReader
 from ..sync.client import connect
 from ..sync.connection import read_until_parsed
 from ..sync.server import Server, ServerConnection, serve
-from . import failover, jupyter, polling, proxy, wss
+from . import failover, jupyter, polling, proxy, security, wss
 from .capture import Capture, CaptureUnavailable, capture
 from .scenario import Scenario
 from .tools import PCAP_DIR, nginx, without_proxy_variables
@@ -347,6 +347,7 @@ SCENARIOS.update(proxy.SCENARIOS)
 SCENARIOS.update(jupyter.SCENARIOS)
 SCENARIOS.update(wss.SCENARIOS)  # notebook 12: wss://, each capture with its key log (.keys)
 SCENARIOS.update(failover.SCENARIOS)
+SCENARIOS.update(security.SCENARIOS)
 
 
 def record(

@@ -69,6 +69,7 @@ from ..exceptions import (
 from ..frames import is_sendable_close_code
 from ..handshake import Headers, Request, Response, accept, reject
 from ..messages import MAX_FRAGMENTS
+from ..origins import OriginPolicy
 from ..protocol import (
     Connection,
     Side,
@@ -222,7 +223,8 @@ class Server:
         self.message_timeout = message_timeout
         self.max_connections = max_connections
         self.max_pending_handshakes = max_pending_handshakes
-        self.origins = None if origins is None else list(origins)
+        # Parsed now: a typo in the list fails here, not at the first handshake.
+        self.origins = None if origins is None else OriginPolicy(origins)
         self.subprotocols = list(subprotocols)
         self.max_size = max_size
         self.max_fragments = max_fragments
@@ -738,6 +740,7 @@ def serve(
       handshake: someone who has said nothing for longest (see the thread model above).
     - ``origins=None``: any ``Origin``; a list allows only those (``None`` in it: clients that
       send no Origin, which are not browsers). Others get ``403 Forbidden`` (RFC 6455 §10.2).
+      Origins compare as scheme, host and port, never as string prefixes (:mod:`wslib.origins`).
     - ``subprotocols=()``: those the server speaks; it picks the client's first offer it
       knows (RFC 6455 §4.2.2), and ``conn.subprotocol`` tells which (or None).
     - ``max_size=2**20``: the largest message accepted (1 MiB, like ``websockets``); a bigger
