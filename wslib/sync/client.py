@@ -23,67 +23,20 @@ from __future__ import annotations
 
 import socket
 import time
-import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import InvalidResponse, InvalidURI
+from ..exceptions import InvalidResponse
 from ..handshake import Headers, Request, Response, check_response, client_request
 from ..messages import MAX_FRAGMENTS
 from ..protocol import Connection, Side
 from ..streams import StreamReader
-from .connection import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
+from ..trace import Trace, make_tracer
+from ..trace import frame_tracer as _frame_tracer
+from ..uri import WebSocketURI, parse_uri
+from .connection import SyncConnection, read_until_parsed
 
 __all__ = ["ClientConnection", "WebSocketURI", "connect", "parse_uri"]
-
-
-@dataclass(frozen=True)
-class WebSocketURI:
-    """The parts of a ``ws://`` URL that the handshake needs (RFC 6455 §3)."""
-
-    host: str
-    port: int
-    resource_name: str  # the path and query: "/chat?room=1"
-
-    @property
-    def authority(self) -> str:
-        """The ``Host`` header: the port only when it is not the default 80 (RFC 6455 §4.1)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == 80 else f"{host}:{self.port}"
-
-
-def parse_uri(uri: str) -> WebSocketURI:
-    """Split a ``ws://host[:port][/path][?query]`` URL (RFC 6455 §3).
-
-    Raises :class:`~wslib.exceptions.InvalidURI` for another scheme, ``wss://`` (TLS is not
-    covered by this series), a missing host, user info, or a fragment (§3: "Fragment identifiers
-    are meaningless in the context of WebSocket URIs and MUST NOT be used").
-    """
-    try:
-        parts = urllib.parse.urlsplit(uri)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidURI(f"{uri!r} is not a valid URL: {exc}") from None
-    if parts.scheme == "wss":
-        raise InvalidURI(
-            f"{uri!r}: wss:// means WebSocket over TLS, which is not covered by this series; "
-            "use ws://, or a TLS-capable client such as the websockets library"
-        )
-    if parts.scheme != "ws":
-        raise InvalidURI(f"{uri!r} is not a ws:// URL (RFC 6455 §3)")
-    if not parts.hostname:
-        raise InvalidURI(f"{uri!r} has no host")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidURI(f"{uri!r} has user info, which a WebSocket URI cannot carry")
-    if parts.fragment or uri.endswith("#"):
-        raise InvalidURI(f"{uri!r} has a fragment, which MUST NOT be used (RFC 6455 §3)")
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    # Request paths are ASCII: escape anything else as the RFC 3986 percent-encoding.
-    resource = urllib.parse.quote(resource, safe="/?&=%:@!$'()*+,;~-._")
-    return WebSocketURI(parts.hostname, 80 if port is None else port, resource)
 
 
 class ClientConnection(SyncConnection):

@@ -19,7 +19,6 @@ import logging
 import secrets
 import select
 import socket
-import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -33,7 +32,6 @@ from ..exceptions import (
     ConnectionClosedOK,
     InvalidState,
 )
-from ..frames import Frame
 from ..protocol import (
     SEND_EOF,
     BinaryMessage,
@@ -44,6 +42,7 @@ from ..protocol import (
     TextMessage,
 )
 from ..streams import StreamReader
+from ..trace import Trace, make_tracer
 
 __all__ = [
     "Message",
@@ -54,12 +53,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("wslib.server")  # the name the server always logged under
-trace_logger = logging.getLogger("wslib.trace")
 
 #: A message as the application sees it: ``str`` for text (opcode 0x1), ``bytes`` for binary.
 Message = str | bytes
-#: A trace option: ``True`` (print and log), or a function that takes each trace line.
-Trace = bool | Callable[[str], Any]
 
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="SyncConnection")
@@ -144,56 +140,6 @@ def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
                 break
     except OSError:
         pass
-
-
-# --- trace: every frame in and out ----------------------------------------------------------------
-
-
-class _PrintHandler(logging.Handler):
-    """Print trace lines to the *current* ``sys.stdout`` (a notebook cell, pytest's capture)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), file=sys.stdout, flush=True)
-        except Exception:  # pragma: no cover - logging must never break the connection
-            self.handleError(record)
-
-
-def _print_trace_line(line: str) -> None:
-    if not any(isinstance(h, _PrintHandler) for h in trace_logger.handlers):
-        trace_logger.addHandler(_PrintHandler())
-        if trace_logger.level == logging.NOTSET:
-            trace_logger.setLevel(logging.INFO)
-    trace_logger.info(line)
-
-
-def make_tracer(trace: Trace, who: str) -> Callable[[str], None] | None:
-    """Turn the ``trace`` option into a function of one line, or ``None`` when tracing is off.
-
-    ``trace=True`` prints every line (visible in a notebook cell) through the ``logging``
-    logger ``"wslib.trace"``; a function, such as ``print`` or ``lines.append``, receives each
-    line instead. Each line starts with ``who`` (the peer) and an arrow: ``>`` sent, ``<``
-    received, like websocket-client's ``enableTrace``.
-    """
-    if not trace:
-        return None
-    emit: Callable[[str], Any] = _print_trace_line if trace is True else trace
-
-    def line(text: str) -> None:
-        emit(f"{who} {text}")
-
-    return line
-
-
-def _frame_tracer(line: Callable[[str], None] | None) -> Callable[[str, Frame], None] | None:
-    """The protocol's trace callback: ``("<" or ">", frame)`` -> ``< TEXT fin=1 len=5 'hi'``."""
-    if line is None:
-        return None
-
-    def trace_frame(direction: str, frame: Frame) -> None:
-        line(f"{direction} {frame}")
-
-    return trace_frame
 
 
 def _waiter_deadline(timeout: float | None) -> float | None:

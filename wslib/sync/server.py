@@ -72,15 +72,14 @@ from ..protocol import (
     State,
 )
 from ..streams import StreamReader
+from ..trace import Trace, make_tracer
+from ..trace import frame_tracer as _frame_tracer
 from .connection import (
     TICK,
     Message,
     SyncConnection,
-    Trace,
-    _frame_tracer,
     end_tcp_gracefully,
     logger,
-    make_tracer,
     read_until_parsed,
 )
 
