@@ -21,7 +21,7 @@ import select
 import socket
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ from ..protocol import (
     TextMessage,
 )
 from ..streams import StreamReader
+from ..timing import FAILURE_GRACE, Action, Deadlines, PingTracker, failure_may_go
 from ..trace import Trace, make_tracer
 
 __all__ = [
@@ -64,9 +65,6 @@ _SelfT = TypeVar("_SelfT", bound="SyncConnection")
 RECV_SIZE = 65536
 #: Longest wait of an idle loop before it looks at the clock again (a loop is never unbounded).
 TICK = 1.0
-#: After a bad frame, how long the messages that came before it may wait for the application
-#: to take them (and answer them) before the connection fails anyway.
-FAILURE_GRACE = 1.0
 
 
 # --- small socket helpers -------------------------------------------------------------------------
@@ -198,10 +196,15 @@ class SyncConnection:
         self._reader_done = threading.Event()
         self._closed: Closed | None = None
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
-        self._pings: OrderedDict[bytes, threading.Event] = OrderedDict()
-        self._close_deadline: float | None = None
-        # When bytes arrived that completed nothing yet (a message or control frame under way).
-        self._unfinished_since: float | None = None
+        self._pings: PingTracker[threading.Event] = PingTracker()
+        # Keepalive, close timeout, message timeout: the clocks of wslib.timing.
+        self._deadlines = Deadlines(
+            time.monotonic(),
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            message_timeout=message_timeout,
+        )
         self._reader = threading.Thread(
             target=self._read_loop, name=f"wslib-reader-{self.remote_address}", daemon=True
         )
@@ -215,7 +218,7 @@ class SyncConnection:
                 self.protocol.receive_data(leftover)
                 events = self.protocol.events_received()
                 self._flush()
-            self._note_progress(bool(events))
+            self._deadlines.received(bool(events), time.monotonic())
             for event in events:
                 # No backpressure here: nobody reads yet, and this is one recv() at most.
                 self._dispatch(event, wait=False)
@@ -274,7 +277,7 @@ class SyncConnection:
                 raise InvalidState(f"already waiting for a pong to a ping with payload {data!r}")
             event = threading.Event()
             self.protocol.send_ping(data)
-            self._pings[data] = event
+            self._pings.add(data, event)
             self._flush(raise_errors=True)
         return event
 
@@ -316,14 +319,8 @@ class SyncConnection:
                 if raise_errors:
                     raise ConnectionClosedError(1006, "") from exc
                 break
-        if self.protocol.failure is not None:
-            # This side failed the connection (the peer broke a rule): RFC 6455 §7.1.7 ends TCP
-            # at once. Waiting for the answer of a peer that broke the rules could take
-            # close_timeout (it may keep TCP open on purpose) and recv() would wait as long.
-            self._close_deadline = time.monotonic()
-        elif self._close_deadline is None and self.protocol.close_expected():
-            # RFC 6455 §7.1.1: wait for the peer to end TCP, but not forever.
-            self._close_deadline = time.monotonic() + self.close_timeout
+        # After a failure, end TCP at once (§7.1.7); after a close frame, within close_timeout.
+        self._deadlines.sent(self.protocol, time.monotonic())
 
     def _abort_locked(self) -> None:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
@@ -435,54 +432,31 @@ class SyncConnection:
 
     def _read_loop(self) -> None:
         """Read, feed the protocol, dispatch events, keep alive; until the connection is over."""
-        next_ping = None if self.ping_interval is None else time.monotonic() + self.ping_interval
-        keepalive: tuple[threading.Event, float] | None = None  # the pending ping, its deadline
         readable = _Readable(self.socket)
+        deadlines = self._deadlines
         try:
             while self.protocol.state is not State.CLOSED:
                 if self.protocol.failure_pending:
                     self._fail_when_answered()
                     continue
+                # The clocks of wslib.timing: closing handshake too long (RFC 6455 §7.1.1 lets
+                # us end TCP), keepalive (a ping every ping_interval, no pong within
+                # ping_timeout -> 1011), a message under way too long (message_timeout -> 1008).
                 now = time.monotonic()
-                # The closing handshake took too long: RFC 6455 §7.1.1 lets us end TCP.
-                if self._close_deadline is not None and now >= self._close_deadline:
+                due = deadlines.due(self.protocol.state, now)
+                if due.action is Action.ABORT:
                     break
-                # Keepalive: a ping every ping_interval; no pong within ping_timeout -> 1011.
-                if next_ping is not None and self.protocol.state is State.OPEN:
-                    if keepalive is not None and keepalive[0].is_set():
-                        keepalive = None
-                    if keepalive is not None and now >= keepalive[1]:
-                        self._fail(1011, "keepalive ping timeout")
+                if due.action is Action.FAIL:
+                    self._fail(due.code, due.reason)
+                    continue
+                if due.action is Action.PING:
+                    try:
+                        waiter = self.ping()
+                    except ConnectionClosed:
                         continue
-                    if keepalive is None and now >= next_ping:
-                        try:
-                            waiter = self.ping()
-                        except ConnectionClosed:
-                            continue
-                        timeout = self.ping_timeout
-                        if timeout is not None:
-                            keepalive = (waiter, now + timeout)
-                        next_ping = now + (self.ping_interval or 0)
-                deadlines = [now + TICK]
-                if self._close_deadline is not None:
-                    deadlines.append(self._close_deadline)
-                if next_ping is not None and keepalive is None:
-                    deadlines.append(next_ping)
-                if keepalive is not None:
-                    deadlines.append(keepalive[1])
-                # A message or control frame under way must be whole within message_timeout
-                # (once closing, close_timeout bounds the wait instead).
-                if (
-                    self.message_timeout is not None
-                    and self._unfinished_since is not None
-                    and self.protocol.state is State.OPEN
-                ):
-                    cutoff = self._unfinished_since + self.message_timeout
-                    if now >= cutoff:
-                        self._fail(1008, f"no complete message within {self.message_timeout:g} s")
-                        continue
-                    deadlines.append(cutoff)
-                if not readable.wait(min(deadlines) - now):
+                    deadlines.ping_sent(waiter.is_set, now)
+                wake = deadlines.next_deadline(self.protocol.state)
+                if not readable.wait(min(TICK, TICK if wake is None else wake - now)):
                     continue
                 try:
                     data = self.socket.recv(RECV_SIZE)
@@ -495,7 +469,7 @@ class SyncConnection:
                         self.protocol.receive_eof()
                     events = self.protocol.events_received()
                     self._flush()
-                self._note_progress(bool(events))
+                deadlines.received(bool(events), time.monotonic())
                 for event in events:
                     self._dispatch(event)
         except Exception:  # pragma: no cover - a bug in wslib: log it, never hang
@@ -539,25 +513,13 @@ class SyncConnection:
         """
         deadline = time.monotonic() + min(FAILURE_GRACE, self.close_timeout)
         with self._inbox_changed:
-            while self._inbox or not self._receivers_waiting:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._inbox_changed.wait(left)
+            while not failure_may_go(
+                len(self._inbox), self._receivers_waiting, time.monotonic(), deadline
+            ):
+                self._inbox_changed.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
             self.protocol.fail_pending()
             self._flush()
-
-    def _note_progress(self, completed: bool) -> None:
-        """Bytes arrived: did they complete something (an event), or start the clock?
-
-        The sans-I/O protocol tells what bytes *completed* (its events), not what they started:
-        bytes that give no event belong to a message or control frame still under way.
-        """
-        if completed:
-            self._unfinished_since = None
-        elif self._unfinished_since is None:
-            self._unfinished_since = time.monotonic()
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 §7.1.7): send a close frame, then end TCP at once."""
@@ -567,7 +529,7 @@ class SyncConnection:
             if self.protocol.state is State.OPEN:
                 self.protocol.send_close(code, reason)
             self._flush()
-        self._close_deadline = time.monotonic()  # no waiting for the peer's answer
+        self._deadlines.failed(time.monotonic())  # no waiting for the peer's answer
 
     def _dispatch(self, event: object, *, wait: bool = True) -> None:
         """Handle one protocol event in the reader thread (pongs were already sent by it)."""
@@ -584,12 +546,8 @@ class SyncConnection:
                 self._inbox_changed.notify_all()
         elif isinstance(event, Pong):
             with self._lock:
-                if event.payload in self._pings:
-                    # This pong answers its ping and every ping sent before it (§5.5.3).
-                    while self._pings:
-                        data, waiter = self._pings.popitem(last=False)
-                        waiter.set()
-                        if data == event.payload:
-                            break
+                # This pong answers its ping and every ping sent before it (§5.5.3).
+                for waiter in self._pings.pong(event.payload):
+                    waiter.set()
         elif isinstance(event, Closed):
             self._closed = event

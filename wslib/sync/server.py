@@ -49,13 +49,11 @@ every thread when the server stops.
 
 from __future__ import annotations
 
-import importlib.resources
 import select
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -64,13 +62,14 @@ from ..exceptions import (
     InvalidRequest,
 )
 from ..frames import is_sendable_close_code
-from ..handshake import Headers, Request, Response, accept, reject
+from ..handshake import Headers, Request, Response
 from ..messages import MAX_FRAGMENTS
 from ..protocol import (
     Connection,
     Side,
     State,
 )
+from ..serving import PendingHandshakes, answer_bad_request, answer_request, busy_response
 from ..streams import StreamReader
 from ..trace import Trace, make_tracer
 from ..trace import frame_tracer as _frame_tracer
@@ -122,34 +121,6 @@ class ServerConnection(SyncConnection):
 # --- the server -----------------------------------------------------------------------------------
 
 
-def _index_html() -> bytes:
-    """The browser page served at ``GET /`` (wslib/sync/static/index.html)."""
-    return importlib.resources.files("wslib.sync").joinpath("static/index.html").read_bytes()
-
-
-def _http_response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _busy_response(message: str) -> Response:
-    """``503 Service Unavailable``: come back in a second (RFC 9110 §15.6.4, §10.2.3)."""
-    busy = _http_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        f"Failed to open a WebSocket connection: {message}\n".encode(),
-        "text/plain; charset=utf-8",
-    )
-    busy.headers["Retry-After"] = "1"
-    return busy
-
-
 def _who(address: Any) -> str:
     return "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
 
@@ -186,10 +157,8 @@ class Server:
         max_queue: int = 16,
         trace: Trace = False,
     ) -> None:
-        if max_pending_handshakes < 1:
-            raise ValueError(
-                f"max_pending_handshakes must be at least 1, not {max_pending_handshakes}"
-            )
+        # Before binding: ValueError for a limit under 1.
+        handshaking: PendingHandshakes[socket.socket] = PendingHandshakes(max_pending_handshakes)
         self.handler = handler
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -216,11 +185,10 @@ class Server:
         self._closing = False
         self._goodbye = (1001, "server shutting down")  # the close code and reason of close()
         self._connections: set[ServerConnection] = set()
-        # The sockets whose thread is in the opening handshake, oldest first (a dict keeps the
-        # order of insertion), and those of them pushed out to make room. A thread removes its
-        # socket from both before closing it, so close() never shuts down a reused descriptor.
-        self._handshaking: dict[socket.socket, None] = {}
-        self._pushed_out: set[socket.socket] = set()
+        # The sockets whose thread is in the opening handshake, oldest first, pushed-out ones
+        # included. A thread removes its socket before closing it, so close() never shuts down
+        # a reused descriptor.
+        self._handshaking = handshaking
         self._opening = 0  # handshakes past their checks whose connection is not registered yet
         self._threads: set[threading.Thread] = set()  # connection threads (all started)
         self._acceptor = threading.Thread(
@@ -292,23 +260,24 @@ class Server:
             if self._closing:
                 sock.close()
                 return
-            if len(self._handshaking) >= 2 * self.max_pending_handshakes:
+            admission = self._handshaking.admit(sock)  # wslib.serving: who gets pushed out
+            if admission.refuse:
                 # Pushed-out threads have not ended yet (a very busy machine): no more threads.
                 refusal = "too many handshakes in progress"
             else:
-                if len(self._handshaking) - len(self._pushed_out) >= self.max_pending_handshakes:
-                    self._push_out_oldest_handshake()
+                if admission.push_out is not None:
+                    self._push_out(admission.push_out)
                 try:
                     # Under the lock: the new thread cannot finish before it is registered.
                     thread.start()
                 except RuntimeError as error:  # "can't start new thread": a thread/memory limit
                     refusal = f"cannot start a thread ({error})"
+                    self._handshaking.end(sock)
                 else:
                     self._threads.add(thread)
-                    self._handshaking[sock] = None
         if refusal is not None:
             logger.warning("refused %s: %s", _who(address), refusal)
-            busy = _busy_response("the server is overloaded; try again later")
+            busy = busy_response("the server is overloaded; try again later")
             try:  # a few hundred bytes fit in any socket buffer: this never blocks
                 sock.setblocking(False)
                 sock.send(busy.serialize())
@@ -316,10 +285,8 @@ class Server:
                 pass
             sock.close()
 
-    def _push_out_oldest_handshake(self) -> None:
+    def _push_out(self, oldest: socket.socket) -> None:
         """Shut down the socket that has waited longest for its handshake. Hold the lock."""
-        oldest = next(s for s in self._handshaking if s not in self._pushed_out)
-        self._pushed_out.add(oldest)
         try:
             oldest.shutdown(socket.SHUT_RDWR)  # its thread's recv() returns at once: it ends
         except OSError:
@@ -328,8 +295,7 @@ class Server:
 
     def _end_handshake(self, sock: socket.socket) -> None:
         """This socket's thread leaves the opening handshake (or ends). Hold the lock."""
-        self._handshaking.pop(sock, None)
-        self._pushed_out.discard(sock)
+        self._handshaking.end(sock)
 
     # --- one connection ---------------------------------------------------------------------------
 
@@ -388,7 +354,7 @@ class Server:
             )
         except InvalidRequest as error:  # malformed HTTP, or a head over a limit: 400
             logger.info("bad request from %s: %s", who, error)
-            self._send_response(sock, reject(error), trace)
+            self._send_response(sock, answer_bad_request(error).response, trace)
             return None
         except (TimeoutError, EOFError, OSError) as error:
             # Too slow (open_timeout) or gone: there is nobody to answer, just close.
@@ -396,23 +362,14 @@ class Server:
             return None
         if trace is not None:
             trace(f"< {request.method} {request.path} {request.version}")
-
-        # A plain GET without "Upgrade": a browser visiting the server gets the demo page. A
-        # request with a Sec-WebSocket-* header is a WebSocket client (a page's script cannot
-        # send one: the Fetch standard forbids "Sec-" names) whose handshake lacks "Upgrade":
-        # accept() refuses it with 400, as RFC 6455 §4.2.1 asks for a handshake that does not
-        # match ("an appropriate error code (such as 400 Bad Request)").
-        attempted = any(name.lower().startswith("sec-websocket-") for name in request.headers)
-        if request.method == "GET" and "Upgrade" not in request.headers and not attempted:
-            page = _http_response(HTTPStatus.OK, _index_html(), "text/html; charset=utf-8")
-            self._send_response(sock, page, trace)
+        # 101, the demo page, or 400/403/405/426: the same decision as wslib.asyncio's server.
+        answer = answer_request(request, origins=self.origins, subprotocols=self.subprotocols)
+        if not answer.opens:
+            if answer.error is not None:  # RFC 6455 §4.2.2, §4.4
+                logger.info("handshake refused for %s: %s", who, answer.error)
+            self._send_response(sock, answer.response, trace)
             return None
-        try:
-            response = accept(request, origins=self.origins, subprotocols=self.subprotocols)
-        except InvalidRequest as error:  # 400, 403, 405, 426: RFC 6455 §4.2.2, §4.4
-            logger.info("handshake refused for %s: %s", who, error)
-            self._send_response(sock, reject(error), trace)
-            return None
+        response = answer.response
 
         protocol = Connection(
             Side.SERVER,
@@ -427,7 +384,7 @@ class Server:
             sock,
             protocol,
             request,
-            subprotocol=response.headers.get("Sec-WebSocket-Protocol"),
+            subprotocol=answer.subprotocol,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             close_timeout=self.close_timeout,
@@ -451,7 +408,7 @@ class Server:
                 else "this server is shutting down"
             )
             logger.info("refused %s: %s", who, message)
-            self._send_response(sock, _busy_response(message), trace)
+            self._send_response(sock, busy_response(message), trace)
             return None
         try:
             return self._open(conn, response, bytes(reader.buffer), who, trace)
