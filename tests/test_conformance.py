@@ -26,6 +26,7 @@ from .conformance_peers import (
     BrokenEchoServer,
     websockets_client,
     websockets_server,
+    wslib_asyncio_server,
     wslib_client,
     wslib_server,
 )
@@ -107,6 +108,17 @@ def test_wslib_server(wslib_server_results: Results) -> None:
     # the per-category table covers every case (the notebook's heat map)
     assert sum(sum(row.values()) for row in results.by_category.values()) == len(results)
     json.loads(results.to_json())
+
+
+def test_wslib_asyncio_server_gives_the_same_verdicts(wslib_server_results: Results) -> None:
+    # The same sans-I/O core and the same decisions (wslib.serving, wslib.timing) under
+    # another I/O model: every case gets the threaded server's verdict.
+    with wslib_asyncio_server() as url:
+        results = run_server_suite(url)
+    print("wslib asyncio server:", results.summary_line(), f"{results.duration:.1f} s")
+    assert len(results) == len(CASES)
+    assert _unexpected(results) == {}
+    assert _differences(wslib_server_results, results) == set()
 
 
 def test_wslib_client(wslib_client_results: Results) -> None:

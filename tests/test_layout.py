@@ -1,8 +1,9 @@
 """The package's layout draws its architecture: the layers' imports only point down, no cycles.
 
 Layers, bottom first: the protocol core (``wslib/*.py``), the I/O models (``wslib.sync`` and
-``wslib.asyncio``, siblings that never import each other), the series' instruments (``wslib.lab``) and the exercise checks (``wslib.exercises``). Read from the
-source with :mod:`ast`, so that a lazy import inside a function counts too.
+``wslib.asyncio``, siblings that never import each other), the series' instruments
+(``wslib.lab``) and the exercise checks (``wslib.exercises``). Read from the source with
+:mod:`ast`, so that a lazy import inside a function counts too.
 """
 
 from __future__ import annotations
