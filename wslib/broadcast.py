@@ -5,9 +5,12 @@ sends to the client"), so one message is the same bytes for every client: :func:
 them once, and :meth:`wslib.protocol.Connection.send_prepared` queues them on each connection
 without serializing again. With 10,000 clients that is one copy of a 1 MiB message, not 10,000.
 
-Each client has a bounded outgoing queue (the bytes written but not yet taken by its TCP
-connection). A client that does not read fills it; what happens next is the :class:`Slow`
-policy, the same in both I/O models (``wslib.sync.broadcast``, ``wslib.asyncio.broadcast``):
+Each client has a bounded outgoing queue: the bytes queued for it but not yet taken by its TCP
+connection, at most :data:`WRITE_LIMIT` (``write_limit``) before a new message counts as too
+much (asyncio: the transport's buffer; threads: a queue that a writer thread started for that
+client drains, while the broadcasting thread goes on). A client that does not read fills it;
+what happens next is the :class:`Slow` policy, the same in both I/O models
+(``wslib.sync.broadcast``, ``wslib.asyncio.broadcast``):
 
 - ``Slow.SKIP`` (default): that client misses this message; the others get it at once. Like
   the ``websockets`` library's ``broadcast``: a live feed where the latest value matters.
@@ -25,7 +28,19 @@ from dataclasses import dataclass, field
 
 from .frames import Frame, Opcode
 
-__all__ = ["TOO_SLOW", "BroadcastResult", "Prepared", "Slow", "prepare"]
+__all__ = [
+    "TOO_SLOW",
+    "TOO_SLOW_CODE",
+    "WRITE_LIMIT",
+    "BroadcastResult",
+    "Prepared",
+    "Slow",
+    "prepare",
+]
+
+#: The high-water mark of a connection's outgoing queue, in bytes, in both I/O models: a send
+#: waits above it (backpressure), and a broadcast treats a client above it as too slow.
+WRITE_LIMIT = 2**16
 
 #: The close reason of a client closed by ``Slow.CLOSE``.
 TOO_SLOW = "too slow to keep up with the broadcast"

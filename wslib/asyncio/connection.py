@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..broadcast import TOO_SLOW, TOO_SLOW_CODE, BroadcastResult, Slow, prepare
+from ..broadcast import TOO_SLOW, TOO_SLOW_CODE, WRITE_LIMIT, BroadcastResult, Slow, prepare
 from ..exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -54,8 +54,6 @@ logger = logging.getLogger("wslib.asyncio")
 
 #: A message as the application sees it: ``str`` for text (opcode 0x1), ``bytes`` for binary.
 Message = str | bytes
-#: The default high-water mark of the write buffer, in bytes: send() waits above it.
-WRITE_LIMIT = 2**16
 
 _SelfT = TypeVar("_SelfT", bound="AsyncConnection")
 

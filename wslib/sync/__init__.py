@@ -5,6 +5,8 @@
 - :mod:`wslib.sync.server`: :func:`serve` and :class:`Server`, one thread per connection, as in
   the article.
 - :mod:`wslib.sync.client`: :func:`connect`, a blocking client.
+- :func:`broadcast`: one message to many connections, serialized once, never waiting for a
+  slow one (see :mod:`wslib.broadcast`).
 
 These are the only modules of the protocol library that touch the network. ``wslib.serve`` and
 ``wslib.connect`` are the same functions.
@@ -13,7 +15,15 @@ These are the only modules of the protocol library that touch the network. ``wsl
 from __future__ import annotations
 
 from .client import ClientConnection, connect
-from .connection import SyncConnection
+from .connection import SyncConnection, broadcast
 from .server import Server, ServerConnection, serve
 
-__all__ = ["ClientConnection", "Server", "ServerConnection", "SyncConnection", "connect", "serve"]
+__all__ = [
+    "ClientConnection",
+    "Server",
+    "ServerConnection",
+    "SyncConnection",
+    "broadcast",
+    "connect",
+    "serve",
+]

@@ -81,6 +81,7 @@ def connect(
     close_timeout: float = 10.0,
     message_timeout: float | None = None,
     trace: Trace = False,
+    write_limit: int | None = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to ``uri`` (``ws://host:port/path``); return it open.
 
@@ -90,7 +91,7 @@ def connect(
     - ``additional_headers``: more request headers, as ``(name, value)`` pairs.
     - ``max_size=2**20``: the largest message accepted (1 MiB); bigger closes with 1009.
     - ``max_fragments``, ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
-      ``message_timeout``, ``trace``: as for :func:`wslib.serve`.
+      ``message_timeout``, ``trace``, ``write_limit``: as for :func:`wslib.serve`.
 
     Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://``,
     :class:`~wslib.exceptions.InvalidResponse` when the server's answer is not a valid 101
@@ -145,6 +146,7 @@ def connect(
             message_timeout=message_timeout,
             max_queue=max_queue,
             trace_line=trace_line,
+            write_limit=write_limit,
         )
         # Frames that arrived in the same segment as the 101 are already in the reader's buffer.
         conn.start(bytes(reader.buffer))

@@ -26,6 +26,15 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..broadcast import (
+    TOO_SLOW,
+    TOO_SLOW_CODE,
+    WRITE_LIMIT,
+    BroadcastResult,
+    Prepared,
+    Slow,
+    prepare,
+)
 from ..exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -49,6 +58,7 @@ __all__ = [
     "Message",
     "SyncConnection",
     "Trace",
+    "broadcast",
     "make_tracer",
     "read_until_parsed",
 ]
@@ -168,6 +178,7 @@ class SyncConnection:
         message_timeout: float | None = None,
         max_queue: int = 16,
         trace_line: Callable[[str], None] | None = None,
+        write_limit: int | None = None,
     ) -> None:
         self.socket = sock
         self.protocol = protocol
@@ -185,6 +196,21 @@ class SyncConnection:
             self.remote_address = self.local_address = None
         # A write to a peer that does not read blocks at most this long (then: abort).
         sock.settimeout(close_timeout)
+        # Backpressure: send() blocks in sendall() while the kernel's send buffer is full.
+        # write_limit sizes that buffer (SO_SNDBUF; Linux doubles it for its bookkeeping);
+        # None keeps the kernel's own, autotuned up to net.ipv4.tcp_wmem's maximum (4 MiB).
+        self.write_limit = write_limit
+        if write_limit is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, write_limit)
+        # Broadcast (see send_prepared_nowait): the tail of a frame that a non-blocking write
+        # left unsent (written first by every later write), and the messages queued for a
+        # writer thread while this peer is slow: at most write_limit bytes (or WRITE_LIMIT).
+        self._tail = b""
+        self._outbox: deque[Prepared] = deque()
+        self._outbox_bytes = 0
+        self._outbox_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._close_when_written = False
 
         # One lock around the protocol object and the socket's writes: send() from any thread.
         self._lock = threading.Lock()
@@ -306,6 +332,14 @@ class SyncConnection:
         handshake the server ends TCP first (RFC 6455 §7.1.1). A write that fails or times out
         leaves the stream in an unknown state: the connection is aborted.
         """
+        if self._tail and not self._socket_closed:  # the rest of a broadcast frame goes first
+            tail, self._tail = self._tail, b""
+            try:
+                self.socket.sendall(tail)
+            except OSError as exc:
+                self._abort_locked()
+                if raise_errors:
+                    raise ConnectionClosedError(1006, "") from exc
         for data in self.protocol.data_to_send():
             if self._socket_closed:
                 break
@@ -551,3 +585,136 @@ class SyncConnection:
                     waiter.set()
         elif isinstance(event, Closed):
             self._closed = event
+
+    # --- broadcast: never waiting for one client --------------------------------------------------
+
+    def send_prepared_nowait(self, prepared: Prepared, slow: Slow = Slow.SKIP) -> str:
+        """Send a message prepared by :func:`wslib.broadcast.prepare`, never blocking.
+
+        The fast path writes it at once with a non-blocking ``send()``. If this peer's socket
+        buffer is full (or another thread is writing to it), the message waits in this
+        connection's queue, which a writer thread of its own drains; past ``write_limit`` bytes
+        queued, the peer is too slow and ``slow`` decides (:class:`~wslib.broadcast.Slow`).
+        Returns ``"sent"``, ``"skipped"``, ``"closed"`` or ``"gone"`` (closing or closed).
+        """
+        with self._outbox_lock:
+            if self.protocol.state is not State.OPEN or self._close_when_written:
+                return "gone"
+            if self._outbox or self._writer is not None:
+                return self._queue_locked(prepared, slow)
+            if not self._lock.acquire(blocking=False):  # another thread is writing
+                return self._queue_locked(prepared, slow)
+        try:
+            if self.protocol.state is not State.OPEN:
+                return "gone"
+            self.protocol.send_prepared(prepared.frame, prepared.data)
+            if self._tail:
+                unsent = [self._tail, *self.protocol.data_to_send()]
+            else:
+                unsent = self.protocol.data_to_send()
+            self._tail = b""
+            while unsent and unsent[0] != SEND_EOF:
+                data = unsent[0]
+                try:
+                    n = self.socket.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    self._abort_locked()
+                    return "gone"
+                if n < len(data):
+                    unsent[0] = data[n:]
+                    break
+                unsent.pop(0)
+            if unsent:  # the kernel's buffer is full: the rest goes first in any later write
+                self._tail = b"".join(d for d in unsent if d != SEND_EOF)
+                with self._outbox_lock:
+                    self._start_writer_locked()
+            return "sent"
+        finally:
+            self._lock.release()
+
+    def _queue_locked(self, prepared: Prepared, slow: Slow) -> str:
+        """Queue a broadcast message for the writer thread. Hold ``_outbox_lock``."""
+        limit = WRITE_LIMIT if self.write_limit is None else self.write_limit
+        if self._outbox_bytes > limit:  # it does not keep up
+            if slow is Slow.CLOSE:
+                self._outbox.clear()
+                self._outbox_bytes = 0
+                self._close_when_written = True
+                self._start_writer_locked()
+                return "closed"
+            return "skipped"
+        self._outbox.append(prepared)
+        self._outbox_bytes += len(prepared.data)
+        self._start_writer_locked()
+        return "sent"
+
+    def _start_writer_locked(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_queued, name=f"wslib-writer-{self.remote_address}", daemon=True
+            )
+            self._writer.start()
+
+    def _write_queued(self) -> None:
+        """The writer thread of a slow peer: write its queue (each write bounded by
+        ``close_timeout``), then end; or close it with 1008 when a broadcast said so."""
+        while True:
+            with self._outbox_lock:
+                prepared = self._outbox.popleft() if self._outbox else None
+                if prepared is not None:
+                    self._outbox_bytes -= len(prepared.data)
+                close = self._close_when_written and prepared is None
+                # Nothing queued and no tail left: done. (The tail is read without the
+                # connection's lock, never taken under _outbox_lock: the fast path takes them in
+                # the other order. It sets a tail, then starts a writer if there is none.)
+                if prepared is None and not close and not self._tail:
+                    self._writer = None
+                    return
+            with self._lock:
+                try:
+                    if close:
+                        if self.protocol.state is State.OPEN:
+                            self.protocol.send_close(TOO_SLOW_CODE, TOO_SLOW)
+                    elif prepared is not None and self.protocol.state is State.OPEN:
+                        self.protocol.send_prepared(prepared.frame, prepared.data)
+                    self._flush()
+                except Exception:  # pragma: no cover - a bug in wslib: log it, never hang
+                    logger.exception("writer thread of %s", self.remote_address)
+                    close = True
+            if close:
+                with self._outbox_lock:
+                    self._outbox.clear()
+                    self._outbox_bytes = 0
+                    self._close_when_written = False
+                    self._writer = None
+                return
+
+
+def broadcast(
+    connections: Iterable[SyncConnection], message: Message, *, slow: Slow = Slow.SKIP
+) -> BroadcastResult:
+    """Send ``message`` to every connection, serialized once, never waiting for one of them.
+
+    A fast client gets it at once (a non-blocking write); a client whose socket buffer is full
+    gets it through its own bounded queue and writer thread; a client with more than
+    ``write_limit`` bytes queued already is too slow: ``slow`` says what happens to it
+    (:attr:`Slow.SKIP`, the default: it misses this message; :attr:`Slow.CLOSE`: it is closed
+    with 1008). See :mod:`wslib.broadcast`.
+    """
+    prepared = prepare(message)
+    result = BroadcastResult()
+    for conn in connections:
+        outcome = conn.send_prepared_nowait(prepared, slow)
+        if outcome == "sent":
+            result.sent += 1
+        elif outcome == "gone":
+            result.gone += 1
+        else:
+            result.slow.append(conn)
+            if outcome == "closed":
+                result.closed += 1
+            else:
+                result.skipped += 1
+    return result

@@ -156,6 +156,7 @@ class Server:
         max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int = 16,
         trace: Trace = False,
+        write_limit: int | None = None,
     ) -> None:
         # Before binding: ValueError for a limit under 1.
         handshaking: PendingHandshakes[socket.socket] = PendingHandshakes(max_pending_handshakes)
@@ -173,6 +174,7 @@ class Server:
         self.max_fragments = max_fragments
         self.max_queue = max_queue
         self.trace = trace
+        self.write_limit = write_limit
 
         # A backlog of 1024: a burst of connections waits in the kernel, not refused.
         self.socket = socket.create_server((host, port), backlog=1024)
@@ -391,6 +393,7 @@ class Server:
             message_timeout=self.message_timeout,
             max_queue=self.max_queue,
             trace_line=trace,
+            write_limit=self.write_limit,
         )
         with self._lock:  # count this one before its 101 goes out, so two cannot both pass
             full = (
@@ -571,6 +574,7 @@ def serve(
     max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int = 16,
     trace: Trace = False,
+    write_limit: int | None = None,
 ) -> Server:
     """Start a WebSocket server in the background and return it: it is serving already.
 
@@ -618,6 +622,11 @@ def serve(
     - ``trace=False``: ``True`` prints every frame in and out (direction, opcode, FIN, length,
       a preview of the payload) and the handshake lines, through the logger ``"wslib.trace"``;
       or pass a function that takes each line, such as ``print``.
+    - ``write_limit=None``: backpressure on sending. ``conn.send()`` blocks while the peer does
+      not read and the socket's send buffer is full (up to ``close_timeout``, then the
+      connection is cut); ``write_limit`` sets that buffer's size in bytes (``SO_SNDBUF``),
+      ``None`` keeps the kernel's (autotuned, up to 4 MiB on Linux). It also bounds each
+      client's queue in :func:`wslib.sync.broadcast` (default 64 KiB there).
     """
     return Server(
         handler,
@@ -636,4 +645,5 @@ def serve(
         max_fragments=max_fragments,
         max_queue=max_queue,
         trace=trace,
+        write_limit=write_limit,
     )
