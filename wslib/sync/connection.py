@@ -100,6 +100,16 @@ class _Readable:
         return bool(readable)  # pragma: no cover
 
 
+def _writable_now(sock: socket.socket) -> bool:
+    """Has the socket's send buffer room right now? (Never waits.)"""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        return bool(poller.poll(0))
+    _, writable, _ = select.select([], [sock], [], 0)  # pragma: no cover - Windows
+    return bool(writable)  # pragma: no cover
+
+
 def read_until_parsed(
     sock: socket.socket,
     reader: StreamReader,
@@ -615,9 +625,12 @@ class SyncConnection:
             self._tail = b""
             while unsent and unsent[0] != SEND_EOF:
                 data = unsent[0]
+                # A socket with a timeout waits for room in send(): ask first, never wait.
+                if not _writable_now(self.socket):
+                    break
                 try:
                     n = self.socket.send(data, socket.MSG_DONTWAIT)
-                except BlockingIOError:
+                except (BlockingIOError, TimeoutError):
                     n = 0
                 except OSError:
                     self._abort_locked()
