@@ -58,13 +58,19 @@ class _ResponseReader(asyncio.Protocol):
         self.parser = Response.parse(self.reader.read_line, self.reader.read_exact)
         next(self.parser)
         self.response: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.eof = False
 
     def data_received(self, data: bytes) -> None:
-        self._feed(lambda: self.reader.feed_data(data))
+        # Bytes after the 101 (frames the server sent at once) stay in the buffer until the
+        # ClientConnection takes over: connect() is still on its way back to the event loop.
+        self.reader.feed_data(data)
+        self._parse()
 
     def eof_received(self) -> bool:
-        self._feed(self.reader.feed_eof)
-        return False
+        self.eof = True
+        self.reader.feed_eof()
+        self._parse()
+        return True  # keep the transport: the ClientConnection sees the end of the stream
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.response.done():
@@ -72,10 +78,9 @@ class _ResponseReader(asyncio.Protocol):
                 InvalidResponse("the server closed the connection during the handshake")
             )
 
-    def _feed(self, feed: Any) -> None:
+    def _parse(self) -> None:
         if self.response.done():
             return
-        feed()
         try:
             self.parser.send(None)
         except StopIteration as done:
@@ -148,6 +153,9 @@ async def _connect(
         conn.connection_made(transport)
         # Frames that arrived in the same segment as the 101 are already in the reader's buffer.
         conn.start(bytes(opening.reader.buffer))
+        if opening.eof:  # the server ended TCP right after its frames
+            if not conn.eof_received():
+                transport.close()
     except BaseException:
         for transport in transports:
             transport.abort()
