@@ -172,7 +172,6 @@ async def serve_async(kind: str) -> None:
 
     elif kind == "websockets-asyncio":
         import websockets.asyncio.server as ws
-
         from websockets.exceptions import ConnectionClosed
 
         async def ws_echo(conn: Any) -> None:
