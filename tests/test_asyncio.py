@@ -187,3 +187,38 @@ def test_connect_refuses_a_bad_101_and_times_out() -> None:
                 )
 
     run(silent())
+
+
+def test_a_burst_of_300_clients_is_not_pushed_out() -> None:
+    """The event loop accepts a whole burst before it reads a request: the limit on handshakes
+    in progress must not push out real clients whose requests are already in the kernel."""
+
+    async def main() -> list[bool]:
+        async with wslib.asyncio.serve(echo, ping_interval=None) as server:
+            loop = asyncio.get_running_loop()
+            request = (
+                f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+            socks = []
+            for _ in range(300):  # connect and send, all before the server's loop runs again
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                sock.sendall(request)
+                sock.setblocking(False)
+                socks.append(sock)
+
+            async def answered(sock: socket.socket) -> bool:
+                try:
+                    data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 10)
+                except (OSError, asyncio.TimeoutError):
+                    return False
+                return data.startswith(b"HTTP/1.1 101")
+
+            results = list(await asyncio.gather(*(answered(s) for s in socks)))
+            for sock in socks:
+                sock.close()
+            return results
+
+    results = run(main())
+    assert sum(results) == 300, f"{300 - sum(results)} of 300 were refused or cut"

@@ -214,7 +214,7 @@ class Server:
         close_timeout: float = 10.0,
         message_timeout: float | None = None,
         max_connections: int | None = None,
-        max_pending_handshakes: int = 128,
+        max_pending_handshakes: int = 1024,
         origins: Iterable[str | None] | None = None,
         subprotocols: Iterable[str] = (),
         max_size: int | None = 2**20,
@@ -410,7 +410,7 @@ def serve(
     close_timeout: float = 10.0,
     message_timeout: float | None = None,
     max_connections: int | None = None,
-    max_pending_handshakes: int = 128,
+    max_pending_handshakes: int = 1024,
     origins: Iterable[str | None] | None = None,
     subprotocols: Iterable[str] = (),
     max_size: int | None = 2**20,
@@ -427,6 +427,11 @@ def serve(
     ``await server.close()``). The options are those of :func:`wslib.serve`, with the same
     defaults and meaning (read them there), plus:
 
+    - ``max_pending_handshakes=1024`` (128 for the threaded server): a handshake in progress
+      costs a socket and a few objects here, not a thread, and the event loop accepts a whole
+      burst of connections before it reads the first request: with 128, a burst of 256 real
+      clients would push out half of them before their requests, already in the kernel, are
+      read. The rule is the threaded server's: when full, a newcomer pushes out the oldest.
     - ``write_limit=65536``: the high-water mark of each connection's write buffer, in bytes;
       ``await conn.send()`` waits above it until the peer reads (backpressure), and a
       broadcast treats a client above it as too slow (:mod:`wslib.broadcast`).
