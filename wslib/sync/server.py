@@ -466,7 +466,8 @@ class Server:
 
         A connection that fails (closed meanwhile, peer gone) is skipped: it never stops the
         broadcast to the others. A peer that does not read can delay it by ``close_timeout``
-        at most, after which that connection is cut.
+        at most, after which that connection is cut. :func:`wslib.sync.broadcast` never waits:
+        it serializes the message once and gives a slow client a bounded queue of its own.
         """
         sent = 0
         for conn in self.connections:
