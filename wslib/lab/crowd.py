@@ -429,7 +429,7 @@ def draw_crowd(results: Sequence[dict[str, Any]], labels: dict[str, str], title:
     for kind in kinds:
         held = [r for r in results if r["test"] == "held" and r["kind"] == kind]
         colour = COLOURS_BY_KIND.get(kind, PALETTE["black"])
-        n = [r["n"] for r in held]
+        n = [r["held"] for r in held]  # what it held (less than asked when it gave up)
         axes[0].plot(
             n, [r["rss_per_conn_kib"] for r in held], "o-", color=colour, label=labels[kind]
         )
