@@ -40,6 +40,35 @@ def wslib_server() -> Iterator[str]:
         yield f"ws://127.0.0.1:{server.port}/"
 
 
+@contextmanager
+def wslib_asyncio_server() -> Iterator[str]:
+    """The same echo on wslib.asyncio (its coroutine echo, on a loop thread: tests/servers.py)."""
+    from .servers import LoopServer
+    from .test_server import echo
+
+    options = {"max_size": MAX_SIZE, "ping_interval": None, "close_timeout": 2}
+    with LoopServer(echo, **options) as server:
+        yield f"ws://127.0.0.1:{server.port}/"
+
+
+def wslib_asyncio_client(url: str) -> None:
+    """The same echo client on wslib.asyncio, on its own event loop."""
+    import asyncio
+
+    import wslib.asyncio
+
+    async def echo() -> None:
+        options = {"max_size": MAX_SIZE, "ping_interval": None, "close_timeout": 2}
+        async with wslib.asyncio.connect(url, **options) as conn:
+            try:
+                async for message in conn:
+                    await conn.send(message)
+            except wslib.ConnectionClosed:
+                pass
+
+    asyncio.run(echo())
+
+
 def wslib_client(url: str) -> None:
     with wslib.connect(url, max_size=MAX_SIZE, ping_interval=None, close_timeout=2) as conn:
         try:

@@ -20,6 +20,8 @@ import pytest
 import wslib
 from wslib.frames import Opcode
 
+from .servers import KINDS
+from .servers import start as start_server
 from .test_server import (
     Raw,
     echo,
@@ -37,8 +39,11 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class Setup:
-    def __init__(self, server: wslib.Server, bystander: wslib.ClientConnection) -> None:
+    def __init__(
+        self, server: wslib.Server, bystander: wslib.ClientConnection, kind: str = "sync"
+    ) -> None:
         self.server = server
+        self.kind = kind
         self.port = server.port
         self.bystander = bystander
 
@@ -51,13 +56,15 @@ class Setup:
             assert newcomer.recv(timeout=5) == b"new"
 
 
-@pytest.fixture
-def setup() -> Iterator[Setup]:
-    with wslib.serve(echo, origins=["http://good.example", None], open_timeout=2) as server:
+@pytest.fixture(params=KINDS)
+def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """A server of each kind (threads, asyncio) and a bystander client that it serves."""
+    kind = request.param
+    with start_server(kind, echo, origins=["http://good.example", None], open_timeout=2) as server:
         with wslib.connect(url(server)) as bystander:
             bystander.send("hello")
             assert bystander.recv(timeout=5) == "hello"
-            yield Setup(server, bystander)
+            yield Setup(server, bystander, kind)
 
 
 # --- bad handshakes: an HTTP error, then the connection closes ------------------------------------
@@ -119,9 +126,13 @@ def test_valid_origin_and_no_origin_are_accepted(setup: Setup) -> None:
         assert conn.recv(timeout=5) == "ok"
 
 
-def test_client_that_trickles_its_handshake_is_cut_off() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_client_that_trickles_its_handshake_is_cut_off(kind: str) -> None:
     # One byte every 0.1 s: the ~150 bytes would take 15 s; open_timeout cuts it at 0.5 s.
-    with wslib.serve(echo, open_timeout=0.5) as server, wslib.connect(url(server)) as bystander:
+    with (
+        start_server(kind, echo, open_timeout=0.5) as server,
+        wslib.connect(url(server)) as bystander,
+    ):
         start = time.monotonic()  # before the connection: the server's clock starts after this
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         request = handshake_bytes(server.port)
@@ -225,7 +236,9 @@ def test_client_disconnecting_mid_frame_ends_its_threads(setup: Setup) -> None:
     baseline = len(wslib_threads())
     raw = Raw(setup.port).handshake(setup.port)
     assert wait_for(lambda: len(setup.server.connections) == 2)
-    assert wait_for(lambda: len(wslib_threads()) == baseline + 2)  # its handler and its reader
+    # threads: its handler and its reader; asyncio: none (a task)
+    per_connection = 2 if setup.kind == "sync" else 0
+    assert wait_for(lambda: len(wslib_threads()) == baseline + per_connection)
     raw.send(wire(Opcode.TEXT, b"Hello, wor")[:8])  # half a frame, then gone
     raw.sock.shutdown(socket.SHUT_RDWR)
     raw.close()
@@ -250,13 +263,14 @@ def test_two_hundred_connections_opened_and_dropped_at_once(setup: Setup) -> Non
     for sock in socks:
         sock.close()
     assert wait_for(lambda: len(wslib_threads()) == baseline, timeout=10), len(wslib_threads())
-    assert len(setup.server.connections) == 1
+    assert wait_for(lambda: len(setup.server.connections) == 1)
     setup.still_serving()
 
 
-def test_handshake_errors_do_not_leak_threads() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_handshake_errors_do_not_leak_threads(kind: str) -> None:
     before = set(threading.enumerate())
-    with wslib.serve(echo, origins=["http://good.example", None]) as server:
+    with start_server(kind, echo, origins=["http://good.example", None]) as server:
         for name, (request, _, _) in bad_requests(server.port).items():
             raw = Raw(server.port, request)
             assert raw.response().status >= 400, name
@@ -267,12 +281,13 @@ def test_handshake_errors_do_not_leak_threads() -> None:
 # --- slow and silent peers: handshakes in progress, trickled frames -------------------------------
 
 
-def test_silent_connections_are_bounded_and_never_lock_out_a_real_client() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_silent_connections_are_bounded_and_never_lock_out_a_real_client(kind: str) -> None:
     """1,000 silent TCP connections once made 1,000 threads. With at most 8 handshakes in
     progress, each newcomer pushes out the oldest silent one: the thread count stays bounded,
     and a real client, whose handshake takes a round trip, gets in during the flood."""
     cap = 8
-    with wslib.serve(echo, max_pending_handshakes=cap, open_timeout=30) as server:
+    with start_server(kind, echo, max_pending_handshakes=cap, open_timeout=30) as server:
         with wslib.connect(url(server)) as bystander:
             baseline = len(wslib_threads())  # acceptor, the bystander's handler and readers
             silent: list[socket.socket] = []
@@ -310,10 +325,11 @@ def trickle(raw: Raw, seconds: float) -> None:
         raw.send(b"x")
 
 
-def test_a_trickled_frame_is_cut_by_message_timeout() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_trickled_frame_is_cut_by_message_timeout(kind: str) -> None:
     """Without keepalive pings nothing else would notice: a 1 MiB frame announced, then one
     byte every 0.2 s (two months for the whole frame). message_timeout cuts it with 1008."""
-    with wslib.serve(echo, ping_interval=None, message_timeout=1.0) as server:
+    with start_server(kind, echo, ping_interval=None, message_timeout=1.0) as server:
         with wslib.connect(url(server)) as bystander:
             raw = Raw(server.port).handshake(server.port)
             start = time.monotonic()  # before the header: the server's clock starts after this
@@ -329,9 +345,10 @@ def test_a_trickled_frame_is_cut_by_message_timeout() -> None:
             assert bystander.recv(timeout=5) == "still there?"
 
 
-def test_a_message_that_keeps_coming_is_not_cut_by_message_timeout() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_message_that_keeps_coming_is_not_cut_by_message_timeout(kind: str) -> None:
     """The control: frames that each arrive whole, slower than message_timeout in all."""
-    with wslib.serve(echo, ping_interval=None, message_timeout=0.5) as server:
+    with start_server(kind, echo, ping_interval=None, message_timeout=0.5) as server:
         raw = Raw(server.port).handshake(server.port)
         for i in range(4):  # 4 x 0.3 s: longer than the timeout, but each message is whole
             raw.send(wire(Opcode.TEXT, str(i).encode()))
@@ -341,8 +358,9 @@ def test_a_message_that_keeps_coming_is_not_cut_by_message_timeout() -> None:
         raw.close()
 
 
-def test_close_returns_promptly_while_a_frame_is_trickled() -> None:
-    server = wslib.serve(echo, ping_interval=None, close_timeout=1)
+@pytest.mark.parametrize("kind", KINDS)
+def test_close_returns_promptly_while_a_frame_is_trickled(kind: str) -> None:
+    server = start_server(kind, echo, ping_interval=None, close_timeout=1)
     raw = Raw(server.port).handshake(server.port)
     raw.send(wire(Opcode.BINARY, bytes(2**20))[:14])
     stop = threading.Event()

@@ -26,6 +26,8 @@ from .conformance_peers import (
     BrokenEchoServer,
     websockets_client,
     websockets_server,
+    wslib_asyncio_client,
+    wslib_asyncio_server,
     wslib_client,
     wslib_server,
 )
@@ -109,11 +111,29 @@ def test_wslib_server(wslib_server_results: Results) -> None:
     json.loads(results.to_json())
 
 
+def test_wslib_asyncio_server_gives_the_same_verdicts(wslib_server_results: Results) -> None:
+    # The same sans-I/O core and the same decisions (wslib.serving, wslib.timing) under
+    # another I/O model: every case gets the threaded server's verdict.
+    with wslib_asyncio_server() as url:
+        results = run_server_suite(url)
+    print("wslib asyncio server:", results.summary_line(), f"{results.duration:.1f} s")
+    assert len(results) == len(CASES)
+    assert _unexpected(results) == {}
+    assert _differences(wslib_server_results, results) == set()
+
+
 def test_wslib_client(wslib_client_results: Results) -> None:
     results = wslib_client_results
     print("wslib client:", results.summary_line(), f"{results.duration:.1f} s")
     assert len(results) == len(CASES)
     assert _unexpected(results) == {}
+
+
+def test_wslib_asyncio_client_gives_the_same_verdicts(wslib_client_results: Results) -> None:
+    results = run_client_suite(wslib_asyncio_client)
+    print("wslib asyncio client:", results.summary_line(), f"{results.duration:.1f} s")
+    assert _unexpected(results) == {}
+    assert _differences(wslib_client_results, results) == set()
 
 
 def test_websockets_server_differences_are_explained(wslib_server_results: Results) -> None:

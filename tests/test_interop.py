@@ -27,7 +27,7 @@ import websockets.sync.server
 import wslib
 from wslib.lab.tools import CHROMIUM_FLAGS, chromium
 
-from .test_server import no_thread_left, running, url, wait_for
+from .test_server import both, no_thread_left, running, url, wait_for
 
 __all__ = ["no_thread_left"]  # fixtures, imported to apply here too
 
@@ -64,8 +64,9 @@ def closing_handler(log: list[Any], path: str | None = None) -> Any:
 # --- websocket-client -----------------------------------------------------------------------------
 
 
-def test_websocket_client_text_binary_and_sizes() -> None:
-    with running(max_size=BIG) as server:
+@both
+def test_websocket_client_text_binary_and_sizes(kind: str) -> None:
+    with running(max_size=BIG, kind=kind) as server:
         ws = websocket.create_connection(url(server), timeout=10)
         try:
             ws.send("123")
@@ -82,9 +83,10 @@ def test_websocket_client_text_binary_and_sizes() -> None:
             ws.close()
 
 
-def test_websocket_client_fragments_ping_and_close_both_ways() -> None:
+@both
+def test_websocket_client_fragments_ping_and_close_both_ways(kind: str) -> None:
     log: list[Any] = []
-    with running(closing_handler(log)) as server:
+    with running(closing_handler(log), kind=kind) as server:
         ws = websocket.create_connection(url(server), timeout=10)
         # client -> server: a fragmented text message with a ping in the middle
         ws.send_frame(websocket.ABNF.create_frame("Hel", websocket.ABNF.OPCODE_TEXT, fin=0))
@@ -104,7 +106,7 @@ def test_websocket_client_fragments_ping_and_close_both_ways() -> None:
     assert log == [(4000, "client leaves")]
 
     log.clear()
-    with running(closing_handler(log)) as server:
+    with running(closing_handler(log), kind=kind) as server:
         ws = websocket.create_connection(url(server), timeout=10)
         ws.send("close me")  # the server closes with a code and a reason
         frame = ws.recv_frame()  # the raw frame: websocket-client does not answer it by itself
@@ -119,14 +121,15 @@ def test_websocket_client_fragments_ping_and_close_both_ways() -> None:
 @pytest.mark.parametrize(
     "payload", [b"", b"x", b"\x00\xff\x80 not UTF-8", bytes(range(125))], ids=len
 )
-def test_pong_has_the_exact_payload_of_the_ping_on_the_wire(payload: bytes) -> None:
+@both
+def test_pong_has_the_exact_payload_of_the_ping_on_the_wire(payload: bytes, kind: str) -> None:
     """A raw socket, bytes written by hand from RFC 6455 §5.2: a masked ping, then the exact
     bytes of the unmasked pong that must come back (§5.5.3: "identical Application data")."""
     key = b"\x37\xfa\x21\x3d"
     masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
     ping = bytes([0x89, 0x80 | len(payload)]) + key + masked
     expected = bytes([0x8A, len(payload)]) + payload
-    with running() as server:
+    with running(kind=kind) as server:
         ws = websocket.create_connection(url(server), timeout=10)
         try:
             sock = ws.sock
@@ -148,7 +151,8 @@ def test_pong_has_the_exact_payload_of_the_ping_on_the_wire(payload: bytes) -> N
             ws.close()
 
 
-def test_wsdump_command_line() -> None:
+@both
+def test_wsdump_command_line(kind: str) -> None:
     wsdump = Path(sys.executable).parent / "wsdump"
     if not wsdump.exists():
         found = shutil.which("wsdump")
@@ -156,7 +160,7 @@ def test_wsdump_command_line() -> None:
             pytest.skip("wsdump (from websocket-client) is not installed")
         wsdump = Path(found)
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    with running() as server:
+    with running(kind=kind) as server:
         result = subprocess.run(
             [str(wsdump), "--raw", "--verbose", "--eof-wait", "1", url(server)],
             input="123\n456\n",
@@ -173,9 +177,10 @@ def test_wsdump_command_line() -> None:
 # --- the websockets library -----------------------------------------------------------------------
 
 
-def test_websockets_sync_client() -> None:
+@both
+def test_websockets_sync_client(kind: str) -> None:
     log: list[Any] = []
-    with running(closing_handler(log), max_size=BIG) as server:
+    with running(closing_handler(log), max_size=BIG, kind=kind) as server:
         with websockets.sync.client.connect(url(server), max_size=BIG, open_timeout=10) as ws:
             ws.send("héllo")
             assert ws.recv(timeout=5) == "héllo"
@@ -201,7 +206,8 @@ def test_websockets_sync_client() -> None:
             assert (info.value.rcvd.code, info.value.rcvd.reason) == (4001, "as you wish")
 
 
-def test_websockets_asyncio_client() -> None:
+@both
+def test_websockets_asyncio_client(kind: str) -> None:
     log: list[Any] = []
 
     async def session(port: int) -> list[Any]:
@@ -221,7 +227,7 @@ def test_websockets_asyncio_client() -> None:
             await ws.close(4002, "async client leaves")
         return results
 
-    with running(closing_handler(log), max_size=BIG) as server:
+    with running(closing_handler(log), max_size=BIG, kind=kind) as server:
         results = asyncio.run(asyncio.wait_for(session(server.port), 30))
         assert results == ["async", 2**21, True, "fragmented"]
         assert wait_for(lambda: bool(log))
@@ -339,11 +345,12 @@ def browser() -> Iterator[Any]:
             driver.quit()
 
 
-def test_chromium_uses_the_page_served_at_get_slash(browser: Any) -> None:
+@both
+def test_chromium_uses_the_page_served_at_get_slash(browser: Any, kind: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with running() as server:
+    with running(kind=kind) as server:
         browser.get(f"http://127.0.0.1:{server.port}/")
         wait = WebDriverWait(browser, 10)
         wait.until(lambda d: d.find_element(By.ID, "status").text == "open")
@@ -375,9 +382,10 @@ ws.onclose = (e) => done({got: got, code: e.code, reason: e.reason, clean: e.was
 """
 
 
-def test_chromium_javascript_exchange_and_server_close(browser: Any) -> None:
+@both
+def test_chromium_javascript_exchange_and_server_close(browser: Any, kind: str) -> None:
     log: list[Any] = []
-    with running(closing_handler(log, "/js")) as server:
+    with running(closing_handler(log, "/js"), kind=kind) as server:
         browser.get(f"http://127.0.0.1:{server.port}/")  # any page of that origin
         result = browser.execute_async_script(SCRIPT, server.port)
         assert result == {
@@ -390,9 +398,10 @@ def test_chromium_javascript_exchange_and_server_close(browser: Any) -> None:
     assert log == [(4001, "as you wish")]
 
 
-def test_chromium_closes_with_code_and_reason(browser: Any) -> None:
+@both
+def test_chromium_closes_with_code_and_reason(browser: Any, kind: str) -> None:
     log: list[Any] = []
-    with running(closing_handler(log, "/js")) as server:
+    with running(closing_handler(log, "/js"), kind=kind) as server:
         browser.get(f"http://127.0.0.1:{server.port}/")
         result = browser.execute_async_script(
             """

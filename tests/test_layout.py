@@ -1,8 +1,9 @@
 """The package's layout draws its architecture: the layers' imports only point down, no cycles.
 
-Layers, bottom first: the protocol core (``wslib/*.py``), the I/O models (``wslib.sync``), the
-series' instruments (``wslib.lab``) and the exercise checks (``wslib.exercises``). Read from the
-source with :mod:`ast`, so that a lazy import inside a function counts too.
+Layers, bottom first: the protocol core (``wslib/*.py``), the I/O models (``wslib.sync`` and
+``wslib.asyncio``, siblings that never import each other), the series' instruments
+(``wslib.lab``) and the exercise checks (``wslib.exercises``). Read from the source with
+:mod:`ast`, so that a lazy import inside a function counts too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "wslib"
 
 #: Layers, bottom first. ``wslib`` itself (``__init__``) re-exports the core and wslib.sync.
-LAYERS = ["core", "sync", "lab", "exercises"]
+#: The I/O models share a rank: neither may import the other.
+LAYERS = ["core", "sync", "asyncio", "lab", "exercises"]
+RANK = {"core": 0, "sync": 1, "asyncio": 1, "lab": 2, "exercises": 3}
+IO_MODELS = ("sync", "asyncio")
 #: Command-line entry points (``python -m wslib.dump``) may start a layer above them.
 ENTRY_POINTS = {"wslib.dump", "wslib.conformance", "wslib.cluster"}
 
@@ -61,16 +65,28 @@ GRAPH = {
 
 
 def test_the_layers_exist() -> None:
-    assert {"wslib.sync", "wslib.lab", "wslib.exercises", "wslib.protocol"} <= set(MODULES)
+    assert {"wslib.sync", "wslib.asyncio", "wslib.lab", "wslib.exercises"} <= set(MODULES)
+    for model in IO_MODELS:  # each I/O model has its connection, server and client
+        assert {f"wslib.{model}.{part}" for part in ("connection", "server", "client")} <= set(
+            MODULES
+        )
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_imports_point_down(name: str) -> None:
     if name in ENTRY_POINTS or name == "wslib":
         return
-    mine = LAYERS.index(layer(name))
-    upward = sorted(m for m in GRAPH[name] if m != "wslib" and LAYERS.index(layer(m)) > mine)
+    mine = RANK[layer(name)]
+    upward = sorted(m for m in GRAPH[name] if m != "wslib" and RANK[layer(m)] > mine)
     assert not upward, f"{name} ({layer(name)}) imports a higher layer: {upward}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) in IO_MODELS))
+def test_the_io_models_never_import_each_other(name: str) -> None:
+    # What both need (handshake answers, deadlines, broadcast frames) lives in the core below.
+    mine = layer(name)
+    siblings = sorted(m for m in GRAPH[name] if layer(m) in IO_MODELS and layer(m) != mine)
+    assert not siblings, f"{name} imports the other I/O model: {siblings}"
 
 
 def test_the_core_never_imports_the_package_root() -> None:
@@ -104,6 +120,12 @@ def test_no_import_cycles() -> None:
     for name in sorted(GRAPH):
         if name not in state:
             visit(name, [name])
+
+
+def test_the_sibling_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(GRAPH, "wslib.asyncio.client", {"wslib.sync.connection"})
+    with pytest.raises(AssertionError, match="imports the other I/O model"):
+        test_the_io_models_never_import_each_other("wslib.asyncio.client")
 
 
 def test_the_cycle_detector_finds_a_cycle(monkeypatch: pytest.MonkeyPatch) -> None:

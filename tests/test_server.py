@@ -61,10 +61,18 @@ def no_thread_left() -> Iterator[None]:
 
 @contextmanager
 def running(
-    handler: Callable[[wslib.ServerConnection], Any] = echo, **options: Any
+    handler: Callable[[wslib.ServerConnection], Any] = echo, kind: str = "sync", **options: Any
 ) -> Iterator[wslib.Server]:
-    with wslib.serve(handler, **options) as server:
+    """A server of ``kind``: "sync" (wslib.serve) or "asyncio" (wslib.asyncio.serve on a loop
+    in a background thread, behind the same synchronous face: see tests/servers.py)."""
+    from .servers import start
+
+    with start(kind, handler, **options) as server:
         yield server
+
+
+#: Run a test against both servers: ``@both`` and a ``kind`` argument passed to running().
+both = pytest.mark.parametrize("kind", ["sync", "asyncio"])
 
 
 def url(server: wslib.Server, path: str = "/") -> str:
@@ -199,8 +207,9 @@ def test_close_with_1012_tells_clients_the_service_restarts() -> None:
     client.close()
 
 
-def test_serve_starts_at_once_on_a_free_port_and_echoes() -> None:
-    with running() as server:
+@both
+def test_serve_starts_at_once_on_a_free_port_and_echoes(kind: str) -> None:
+    with running(kind=kind) as server:
         assert server.port > 0
         with wslib.connect(url(server)) as conn:
             conn.send("héllo")
@@ -269,25 +278,28 @@ def test_a_handler_can_stop_the_server() -> None:
         assert conn.close_code == 1001
 
 
-def test_handler_return_closes_with_1000() -> None:
+@both
+def test_handler_return_closes_with_1000(kind: str) -> None:
     def once(conn: wslib.ServerConnection) -> None:
         conn.send(conn.recv(timeout=5))
 
-    with running(once) as server, wslib.connect(url(server)) as conn:
+    with running(once, kind=kind) as server, wslib.connect(url(server)) as conn:
         conn.send("one")
         assert conn.recv(timeout=5) == "one"
         assert list(conn) == []  # iteration ends quietly on a normal close
         assert conn.close_code == 1000
 
 
+@both
 def test_handler_exception_closes_with_1011_without_details(
     caplog: pytest.LogCaptureFixture,
+    kind: str,
 ) -> None:
     def broken(conn: wslib.ServerConnection) -> None:
         conn.recv(timeout=5)
         raise RuntimeError("secret internal detail")
 
-    with running(broken) as server, wslib.connect(url(server)) as conn:
+    with running(broken, kind=kind) as server, wslib.connect(url(server)) as conn:
         conn.send("boom")
         with pytest.raises(wslib.ConnectionClosedError) as info:
             conn.recv(timeout=5)
@@ -296,18 +308,20 @@ def test_handler_exception_closes_with_1011_without_details(
     assert "secret internal detail" in caplog.text  # logged on the server side only
 
 
-def test_handler_closes_with_a_code_and_reason() -> None:
+@both
+def test_handler_closes_with_a_code_and_reason(kind: str) -> None:
     def bye(conn: wslib.ServerConnection) -> None:
         conn.close(4000, "see you")
         assert (conn.close_code, conn.close_reason) == (4000, "see you")
 
-    with running(bye) as server, wslib.connect(url(server)) as conn:
+    with running(bye, kind=kind) as server, wslib.connect(url(server)) as conn:
         with pytest.raises(wslib.ConnectionClosedError) as info:
             conn.recv(timeout=5)
         assert (info.value.code, info.value.reason) == (4000, "see you")
 
 
-def test_handler_sees_path_headers_and_address() -> None:
+@both
+def test_handler_sees_path_headers_and_address(kind: str) -> None:
     seen: dict[str, Any] = {}
 
     def inspect(conn: wslib.ServerConnection) -> None:
@@ -317,7 +331,7 @@ def test_handler_sees_path_headers_and_address() -> None:
         seen["subprotocol"] = conn.subprotocol
         conn.send("ok")
 
-    with running(inspect) as server:
+    with running(inspect, kind=kind) as server:
         with wslib.connect(
             url(server, "/chat?room=1"), additional_headers=[("X-Forwarded-For", "203.0.113.7")]
         ) as conn:
@@ -331,8 +345,9 @@ def test_handler_sees_path_headers_and_address() -> None:
     }
 
 
-def test_recv_timeout() -> None:
-    with running() as server, wslib.connect(url(server)) as conn:
+@both
+def test_recv_timeout(kind: str) -> None:
+    with running(kind=kind) as server, wslib.connect(url(server)) as conn:
         start = time.monotonic()
         with pytest.raises(TimeoutError):
             conn.recv(timeout=0.2)
@@ -342,7 +357,8 @@ def test_recv_timeout() -> None:
 # --- push -----------------------------------------------------------------------------------------
 
 
-def test_push_from_another_thread_while_the_handler_waits() -> None:
+@both
+def test_push_from_another_thread_while_the_handler_waits(kind: str) -> None:
     """The article's case: a background task reports its progress the moment it happens."""
 
     def task(conn: wslib.ServerConnection) -> None:
@@ -359,13 +375,14 @@ def test_push_from_another_thread_while_the_handler_waits() -> None:
         for message in conn:  # the handler still answers whatever the client says
             conn.send(message)
 
-    with running(task) as server, wslib.connect(url(server)) as conn:
+    with running(task, kind=kind) as server, wslib.connect(url(server)) as conn:
         conn.send("job-1")
         got = [conn.recv(timeout=5) for _ in range(5)]
         assert got == ["job-1: 25%", "job-1: 50%", "job-1: 75%", "job-1: 100%", "job-1: done"]
 
 
-def test_concurrent_senders_never_interleave_frames() -> None:
+@both
+def test_concurrent_senders_never_interleave_frames(kind: str) -> None:
     def flood(conn: wslib.ServerConnection) -> None:
         def send_many(tag: str) -> None:
             for i in range(50):
@@ -378,13 +395,14 @@ def test_concurrent_senders_never_interleave_frames() -> None:
             t.join(10)
         conn.recv(timeout=10)
 
-    with running(flood) as server, wslib.connect(url(server), max_queue=1000) as conn:
+    with running(flood, kind=kind) as server, wslib.connect(url(server), max_queue=1000) as conn:
         messages = [conn.recv(timeout=10) for _ in range(200)]
         conn.send("done")
     assert sorted(messages) == sorted(f"{t}{i}" * 1000 for t in "abcd" for i in range(50))
 
 
-def test_broadcast_reaches_every_open_connection_and_skips_failing_ones() -> None:
+@both
+def test_broadcast_reaches_every_open_connection_and_skips_failing_ones(kind: str) -> None:
     ready = threading.Barrier(4, timeout=5)
 
     def wait(conn: wslib.ServerConnection) -> None:
@@ -392,7 +410,7 @@ def test_broadcast_reaches_every_open_connection_and_skips_failing_ones() -> Non
         for _ in conn:
             pass
 
-    with running(wait) as server:
+    with running(wait, kind=kind) as server:
         clients = [wslib.connect(url(server)) for _ in range(3)]
         ready.wait()
         assert len(server.connections) == 3
@@ -431,7 +449,8 @@ def test_broadcast_goes_on_past_a_peer_that_does_not_read() -> None:
         stuck.close()
 
 
-def test_a_busy_handler_does_not_stop_pongs_or_the_close() -> None:
+@both
+def test_a_busy_handler_does_not_stop_pongs_or_the_close(kind: str) -> None:
     """The reader thread answers pings and close frames while the handler only pushes."""
     stopped = threading.Event()
 
@@ -443,7 +462,7 @@ def test_a_busy_handler_does_not_stop_pongs_or_the_close() -> None:
         except wslib.ConnectionClosedOK:
             stopped.set()
 
-    with running(pusher) as server, wslib.connect(url(server), max_queue=1000) as conn:
+    with running(pusher, kind=kind) as server, wslib.connect(url(server), max_queue=1000) as conn:
         assert conn.recv(timeout=5) == "progress 0"
         assert conn.ping().wait(5)  # answered although the handler never calls recv()
         conn.close(1000, "enough")
@@ -451,10 +470,11 @@ def test_a_busy_handler_does_not_stop_pongs_or_the_close() -> None:
         assert stopped.wait(5)  # the handler's next send saw the closed connection
 
 
-def test_frames_sent_with_the_handshake_are_not_lost() -> None:
+@both
+def test_frames_sent_with_the_handshake_are_not_lost(kind: str) -> None:
     # RFC 6455 §4.1: the client MUST wait for the 101 before sending, but if one does not,
     # the frames that came in the same segment as the request are still delivered.
-    with running() as server:
+    with running(kind=kind) as server:
         frames = b"".join(wire(Opcode.TEXT, str(i).encode()) for i in range(40))
         raw = Raw(server.port, handshake_bytes(server.port) + frames)
         assert raw.response().status == 101
@@ -465,8 +485,9 @@ def test_frames_sent_with_the_handshake_are_not_lost() -> None:
 # --- keepalive ------------------------------------------------------------------------------------
 
 
-def test_keepalive_pings_are_sent_and_answered() -> None:
-    with running(ping_interval=0.1, ping_timeout=1) as server:
+@both
+def test_keepalive_pings_are_sent_and_answered(kind: str) -> None:
+    with running(ping_interval=0.1, ping_timeout=1, kind=kind) as server:
         raw = Raw(server.port).handshake(server.port)
         ping = raw.frame()
         assert ping.opcode is Opcode.PING
@@ -479,10 +500,11 @@ def test_keepalive_pings_are_sent_and_answered() -> None:
         raw.close()
 
 
-def test_peer_that_never_answers_pings_is_closed_with_1011() -> None:
+@both
+def test_peer_that_never_answers_pings_is_closed_with_1011(kind: str) -> None:
     # websockets' convention: a keepalive timeout fails the connection with 1011
     # ("keepalive ping timeout"); RFC 6455 §7.4.1: 1011 is "an unexpected condition".
-    with running(ping_interval=0.1, ping_timeout=0.3) as server:
+    with running(ping_interval=0.1, ping_timeout=0.3, kind=kind) as server:
         raw = Raw(server.port).handshake(server.port)
         start = time.monotonic()
         close = raw.close_frame()
@@ -493,7 +515,8 @@ def test_peer_that_never_answers_pings_is_closed_with_1011() -> None:
         assert wait_for(lambda: not server.connections)
 
 
-def test_ping_from_the_handler_waits_for_the_pong() -> None:
+@both
+def test_ping_from_the_handler_waits_for_the_pong(kind: str) -> None:
     results: list[bool] = []
 
     def pinger(conn: wslib.ServerConnection) -> None:
@@ -502,13 +525,14 @@ def test_ping_from_the_handler_waits_for_the_pong() -> None:
         for _ in conn:
             pass
 
-    with running(pinger) as server, wslib.connect(url(server)) as conn:
+    with running(pinger, kind=kind) as server, wslib.connect(url(server)) as conn:
         assert conn.recv(timeout=5) == "pinged"
     assert results == [True]
 
 
-def test_a_pong_answers_earlier_pings_too() -> None:
-    with running(ping_interval=None) as server:
+@both
+def test_a_pong_answers_earlier_pings_too(kind: str) -> None:
+    with running(ping_interval=None, kind=kind) as server:
         raw = Raw(server.port).handshake(server.port)
         assert wait_for(lambda: len(server.connections) == 1)
         conn = server.connections[0]
@@ -525,7 +549,8 @@ def test_a_pong_answers_earlier_pings_too() -> None:
 # --- close timeout --------------------------------------------------------------------------------
 
 
-def test_close_timeout_cuts_a_peer_that_never_answers_the_close() -> None:
+@both
+def test_close_timeout_cuts_a_peer_that_never_answers_the_close(kind: str) -> None:
     closed: list[tuple[float, int | None]] = []
 
     def closer(conn: wslib.ServerConnection) -> None:
@@ -533,7 +558,7 @@ def test_close_timeout_cuts_a_peer_that_never_answers_the_close() -> None:
         conn.close(1000, "bye")
         closed.append((time.monotonic() - start, conn.close_code))
 
-    with running(closer, close_timeout=0.3, ping_interval=None) as server:
+    with running(closer, close_timeout=0.3, ping_interval=None, kind=kind) as server:
         raw = Raw(server.port).handshake(server.port)
         assert raw.close_frame().code == 1000  # ... and the raw client never answers
         assert raw.at_eof()
@@ -545,8 +570,9 @@ def test_close_timeout_cuts_a_peer_that_never_answers_the_close() -> None:
     assert code == 1006  # no close frame came back (RFC 6455 §7.1.5)
 
 
-def test_client_close_handshake_server_ends_tcp_first() -> None:
-    with running() as server:
+@both
+def test_client_close_handshake_server_ends_tcp_first(kind: str) -> None:
+    with running(kind=kind) as server:
         raw = Raw(server.port).handshake(server.port)
         raw.send(wire(Opcode.CLOSE, struct.pack("!H", 1000) + b"done"))
         close = raw.close_frame()
@@ -558,8 +584,9 @@ def test_client_close_handshake_server_ends_tcp_first() -> None:
 # --- limits, origins, subprotocols ----------------------------------------------------------------
 
 
-def test_max_connections_answers_503() -> None:
-    with running(max_connections=2) as server:
+@both
+def test_max_connections_answers_503(kind: str) -> None:
+    with running(max_connections=2, kind=kind) as server:
         first, second = wslib.connect(url(server)), wslib.connect(url(server))
         with pytest.raises(wslib.InvalidResponse, match="503"):
             wslib.connect(url(server))
@@ -577,8 +604,9 @@ def test_max_connections_answers_503() -> None:
         second.close()
 
 
-def test_origins_allow_list() -> None:
-    with running(origins=["http://good.example"]) as server:
+@both
+def test_origins_allow_list(kind: str) -> None:
+    with running(origins=["http://good.example"], kind=kind) as server:
         with wslib.connect(url(server), origin="http://good.example") as conn:
             conn.send("ok")
             assert conn.recv(timeout=5) == "ok"
@@ -588,13 +616,14 @@ def test_origins_allow_list() -> None:
             wslib.connect(url(server))  # no Origin: not in the list
 
 
-def test_subprotocol_negotiation() -> None:
+@both
+def test_subprotocol_negotiation(kind: str) -> None:
     chosen: list[str | None] = []
 
     def record(conn: wslib.ServerConnection) -> None:
         chosen.append(conn.subprotocol)
 
-    with running(record, subprotocols=["chat.v2", "chat.v1"]) as server:
+    with running(record, subprotocols=["chat.v2", "chat.v1"], kind=kind) as server:
         # the server picks the client's first offer that it speaks (RFC 6455 §4.1: by preference)
         with wslib.connect(url(server), subprotocols=["chat.v1", "chat.v2"]) as conn:
             assert conn.subprotocol == "chat.v1"
@@ -605,8 +634,12 @@ def test_subprotocol_negotiation() -> None:
     assert chosen == ["chat.v1", None, None]
 
 
-def test_max_size_closes_with_1009() -> None:
-    with running(max_size=1000) as server, wslib.connect(url(server), max_size=None) as conn:
+@both
+def test_max_size_closes_with_1009(kind: str) -> None:
+    with (
+        running(max_size=1000, kind=kind) as server,
+        wslib.connect(url(server), max_size=None) as conn,
+    ):
         conn.send(b"x" * 1000)
         assert conn.recv(timeout=5) == b"x" * 1000
         conn.send(b"x" * 1001)
@@ -615,7 +648,8 @@ def test_max_size_closes_with_1009() -> None:
         assert info.value.code == 1009
 
 
-def test_backpressure_does_not_lose_messages() -> None:
+@both
+def test_backpressure_does_not_lose_messages(kind: str) -> None:
     release = threading.Event()
 
     def slow(conn: wslib.ServerConnection) -> None:
@@ -623,7 +657,10 @@ def test_backpressure_does_not_lose_messages() -> None:
         for message in conn:
             conn.send(message)
 
-    with running(slow, max_queue=2) as server, wslib.connect(url(server), max_queue=100) as conn:
+    with (
+        running(slow, max_queue=2, kind=kind) as server,
+        wslib.connect(url(server), max_queue=100) as conn,
+    ):
         for i in range(50):
             conn.send(str(i))
         release.set()
@@ -633,9 +670,10 @@ def test_backpressure_does_not_lose_messages() -> None:
 # --- trace ----------------------------------------------------------------------------------------
 
 
-def test_trace_to_a_function_shows_every_frame_in_and_out() -> None:
+@both
+def test_trace_to_a_function_shows_every_frame_in_and_out(kind: str) -> None:
     lines: list[str] = []
-    with running(trace=lines.append, ping_interval=None) as server:
+    with running(trace=lines.append, ping_interval=None, kind=kind) as server:
         with wslib.connect(url(server), ping_interval=None) as conn:
             conn.send("hello")
             assert conn.recv(timeout=5) == "hello"
@@ -649,11 +687,14 @@ def test_trace_to_a_function_shows_every_frame_in_and_out() -> None:
     assert all(line.startswith("[server, client 127.0.0.1:") for line in lines)
 
 
+@both
 def test_trace_true_prints_and_logs(
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
 ) -> None:
     caplog.set_level(logging.INFO, logger="wslib.trace")
-    with running(trace=True, ping_interval=None) as server:
+    with running(trace=True, ping_interval=None, kind=kind) as server:
         with wslib.connect(url(server), trace=True, ping_interval=None) as conn:
             conn.send(b"\x01\x02")
             assert conn.recv(timeout=5) == b"\x01\x02"
@@ -667,8 +708,9 @@ def test_trace_true_prints_and_logs(
 # --- the browser page -----------------------------------------------------------------------------
 
 
-def test_get_without_upgrade_serves_the_page() -> None:
-    with running() as server:
+@both
+def test_get_without_upgrade_serves_the_page(kind: str) -> None:
+    with running(kind=kind) as server:
         raw = Raw(server.port, f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
         response = raw.response()
         assert response.status == 200
@@ -689,13 +731,15 @@ def test_get_without_upgrade_serves_the_page() -> None:
     "header",
     ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"],
 )
+@both
 def test_an_attempted_handshake_without_upgrade_is_refused_not_served_the_page(
     header: str,
+    kind: str,
 ) -> None:
     """A Sec-WebSocket-* header means a WebSocket client (a page's script cannot send one: the
     Fetch standard forbids "Sec-" names), so a missing Upgrade is a bad handshake (RFC 6455
     §4.2.1: "an appropriate error code (such as 400 Bad Request)"), not a visit."""
-    with running() as server:
+    with running(kind=kind) as server:
         request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{header}\r\n\r\n"
         raw = Raw(server.port, request.encode())
         response = raw.response()
@@ -705,8 +749,9 @@ def test_an_attempted_handshake_without_upgrade_is_refused_not_served_the_page(
         raw.close()
 
 
-def test_websocket_client_echo() -> None:
-    with running() as server:
+@both
+def test_websocket_client_echo(kind: str) -> None:
+    with running(kind=kind) as server:
         ws = websocket.create_connection(url(server), timeout=5)
         ws.send("123")
         ws.send("456")

@@ -16,8 +16,16 @@ The package has three layers, and imports only point down (a test checks it):
    - :mod:`wslib.tls`: ``wss://``'s SSL contexts (verification on), the key log, clear errors.
    - :mod:`wslib.reconnect`: when and how soon a client comes back (close codes, backoff).
 
-2. **One subpackage per I/O model** on top of that core: :mod:`wslib.sync` (blocking sockets and
-   threads: :func:`serve`, :func:`connect`, :func:`reconnecting`).
+   What every I/O model needs lives here once too: :mod:`wslib.serving` (the server's answer to
+   a handshake, the handshakes in progress), :mod:`wslib.timing` (keepalive, close and failure
+   deadlines), :mod:`wslib.broadcast` (a message serialized once for many clients),
+   :mod:`wslib.uri` and :mod:`wslib.trace`.
+
+2. **One subpackage per I/O model** on top of that core, siblings that never import each other:
+   :mod:`wslib.sync` (blocking sockets and threads: :func:`serve`, :func:`connect`,
+   :func:`reconnecting`) and
+   :mod:`wslib.asyncio` (an event loop: ``wslib.asyncio.serve``, ``wslib.asyncio.connect``;
+   import it by name).
 
 3. **The series' instruments**, :mod:`wslib.lab` (import them by name: they load scapy or
    matplotlib, which ``import wslib`` does not): live capture (:mod:`wslib.lab.capture`), the

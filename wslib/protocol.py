@@ -404,6 +404,28 @@ class Connection:
         payload = data.encode() if isinstance(data, str) else bytes(data)
         self._send_data(Opcode.CONT, payload, fin, "a continuation frame")
 
+    def send_prepared(self, frame: Frame, data: bytes) -> None:
+        """Send a whole data frame already serialized as ``data`` (a server's broadcast: one
+        message serialized once for every client, see :mod:`wslib.broadcast`).
+
+        Only a server may: its frames are not masked, so they are the same bytes for every
+        client, while a client MUST mask each frame with "a fresh masking key" (§5.3).
+        """
+        if self.side is not Side.SERVER:
+            raise InvalidState("only a server sends prepared frames: a client masks each frame")
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY) or not frame.fin:
+            raise InvalidState("a prepared frame is a whole text or binary message")
+        if self.state is not State.OPEN:
+            # §5.5.1: "The application MUST NOT send any more data frames after sending a Close
+            # frame."
+            raise InvalidState(f"cannot send a message: {self._why_not_open()}")
+        if self._sending_fragments:
+            # §5.4: fragments of one message "MUST NOT be interleaved" with another message
+            raise InvalidState("cannot send a message: a fragmented message is in progress")
+        self._writes.append(data)
+        if self.trace is not None:
+            self.trace(">", frame)
+
     def send_ping(self, payload: bytes = b"") -> None:
         """Send a ping (RFC 6455 §5.5.2); the peer answers with a pong of the same payload.
 

@@ -7,6 +7,8 @@
 - :mod:`wslib.sync.client`: :func:`connect`, a blocking client.
 - :mod:`wslib.sync.reconnect`: :func:`reconnecting`, a client that opens a new connection (with
   backoff) each time one ends with a "come back later" close code.
+- :func:`broadcast`: one message to many connections, serialized once, never waiting for a
+  slow one (see :mod:`wslib.broadcast`).
 
 These are the only modules of the protocol library that touch the network. ``wslib.serve`` and
 ``wslib.connect`` are the same functions.
@@ -15,7 +17,7 @@ These are the only modules of the protocol library that touch the network. ``wsl
 from __future__ import annotations
 
 from .client import ClientConnection, connect
-from .connection import SyncConnection
+from .connection import SyncConnection, broadcast
 from .reconnect import Reconnecting, reconnecting
 from .server import Server, ServerConnection, serve
 
@@ -25,6 +27,7 @@ __all__ = [
     "Server",
     "ServerConnection",
     "SyncConnection",
+    "broadcast",
     "connect",
     "reconnecting",
     "serve",

@@ -26,68 +26,21 @@ from __future__ import annotations
 import socket
 import ssl as _ssl
 import time
-import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import InvalidResponse, InvalidURI
+from ..exceptions import InvalidResponse
 from ..handshake import Headers, Request, Response, check_response, client_request
 from ..messages import MAX_FRAGMENTS
 from ..protocol import Connection, Side
 from ..streams import StreamReader
 from ..tls import client_context, explain_tls_failure
-from .connection import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
+from ..trace import Trace, make_tracer
+from ..trace import frame_tracer as _frame_tracer
+from ..uri import WebSocketURI, parse_uri
+from .connection import SyncConnection, read_until_parsed
 
 __all__ = ["ClientConnection", "WebSocketURI", "connect", "parse_uri"]
-
-
-@dataclass(frozen=True)
-class WebSocketURI:
-    """The parts of a ``ws://`` or ``wss://`` URL that the handshake needs (RFC 6455 §3)."""
-
-    host: str
-    port: int
-    resource_name: str  # the path and query: "/chat?room=1"
-    secure: bool = False  # wss://: TLS first (RFC 6455 §3: "secure" flag)
-
-    @property
-    def authority(self) -> str:
-        """The ``Host`` header: the port only when not the default, 80 or 443 (RFC 6455 §4.1)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == (443 if self.secure else 80) else f"{host}:{self.port}"
-
-
-def parse_uri(uri: str) -> WebSocketURI:
-    """Split a ``ws://`` or ``wss://host[:port][/path][?query]`` URL (RFC 6455 §3).
-
-    The default port is 80 for ``ws://`` and 443 for ``wss://`` (§3). Raises
-    :class:`~wslib.exceptions.InvalidURI` for another scheme, a missing host, user info, or a
-    fragment (§3: "Fragment identifiers are meaningless in the context of WebSocket URIs and
-    MUST NOT be used").
-    """
-    try:
-        parts = urllib.parse.urlsplit(uri)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidURI(f"{uri!r} is not a valid URL: {exc}") from None
-    if parts.scheme not in ("ws", "wss"):
-        raise InvalidURI(f"{uri!r} is not a ws:// or wss:// URL (RFC 6455 §3)")
-    if not parts.hostname:
-        raise InvalidURI(f"{uri!r} has no host")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidURI(f"{uri!r} has user info, which a WebSocket URI cannot carry")
-    if parts.fragment or uri.endswith("#"):
-        raise InvalidURI(f"{uri!r} has a fragment, which MUST NOT be used (RFC 6455 §3)")
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    # Request paths are ASCII: escape anything else as the RFC 3986 percent-encoding.
-    resource = urllib.parse.quote(resource, safe="/?&=%:@!$'()*+,;~-._")
-    secure = parts.scheme == "wss"
-    if port is None:
-        port = 443 if secure else 80
-    return WebSocketURI(parts.hostname, port, resource, secure)
 
 
 class ClientConnection(SyncConnection):
@@ -133,6 +86,7 @@ def connect(
     message_timeout: float | None = None,
     trace: Trace = False,
     ssl: _ssl.SSLContext | None = None,
+    write_limit: int | None = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://host:port/path``); return it.
 
@@ -144,7 +98,7 @@ def connect(
     - ``additional_headers``: more request headers, as ``(name, value)`` pairs.
     - ``max_size=2**20``: the largest message accepted (1 MiB); bigger closes with 1009.
     - ``max_fragments``, ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
-      ``message_timeout``, ``trace``: as for :func:`wslib.serve`.
+      ``message_timeout``, ``trace``, ``write_limit``: as for :func:`wslib.serve`.
 
     Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://`` or ``wss://``,
     :class:`~wslib.tls.CertificateVerificationError` when the server's certificate is not
@@ -220,6 +174,7 @@ def connect(
             message_timeout=message_timeout,
             max_queue=max_queue,
             trace_line=trace_line,
+            write_limit=write_limit,
         )
         # Frames that arrived in the same segment as the 101 are already in the reader's buffer.
         conn.start(bytes(reader.buffer))

@@ -19,21 +19,28 @@ import logging
 import secrets
 import select
 import socket
-import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..broadcast import (
+    TOO_SLOW,
+    TOO_SLOW_CODE,
+    WRITE_LIMIT,
+    BroadcastResult,
+    Prepared,
+    Slow,
+    prepare,
+)
 from ..exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
     InvalidState,
 )
-from ..frames import Frame
 from ..protocol import (
     SEND_EOF,
     BinaryMessage,
@@ -44,22 +51,22 @@ from ..protocol import (
     TextMessage,
 )
 from ..streams import StreamReader
+from ..timing import FAILURE_GRACE, Action, Deadlines, PingTracker, failure_may_go
+from ..trace import Trace, make_tracer
 
 __all__ = [
     "Message",
     "SyncConnection",
     "Trace",
+    "broadcast",
     "make_tracer",
     "read_until_parsed",
 ]
 
 logger = logging.getLogger("wslib.server")  # the name the server always logged under
-trace_logger = logging.getLogger("wslib.trace")
 
 #: A message as the application sees it: ``str`` for text (opcode 0x1), ``bytes`` for binary.
 Message = str | bytes
-#: A trace option: ``True`` (print and log), or a function that takes each trace line.
-Trace = bool | Callable[[str], Any]
 
 _T = TypeVar("_T")
 _SelfT = TypeVar("_SelfT", bound="SyncConnection")
@@ -68,9 +75,6 @@ _SelfT = TypeVar("_SelfT", bound="SyncConnection")
 RECV_SIZE = 65536
 #: Longest wait of an idle loop before it looks at the clock again (a loop is never unbounded).
 TICK = 1.0
-#: After a bad frame, how long the messages that came before it may wait for the application
-#: to take them (and answer them) before the connection fails anyway.
-FAILURE_GRACE = 1.0
 
 
 # --- small socket helpers -------------------------------------------------------------------------
@@ -94,6 +98,16 @@ class _Readable:
             return bool(self.poller.poll(max(0, int(timeout * 1000))))
         readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout))  # pragma: no cover
         return bool(readable)  # pragma: no cover
+
+
+def _writable_now(sock: socket.socket) -> bool:
+    """Has the socket's send buffer room right now? (Never waits.)"""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        return bool(poller.poll(0))
+    _, writable, _ = select.select([], [sock], [], 0)  # pragma: no cover - Windows
+    return bool(writable)  # pragma: no cover
 
 
 def read_until_parsed(
@@ -146,56 +160,6 @@ def end_tcp_gracefully(sock: socket.socket, timeout: float = 1.0) -> None:
         pass
 
 
-# --- trace: every frame in and out ----------------------------------------------------------------
-
-
-class _PrintHandler(logging.Handler):
-    """Print trace lines to the *current* ``sys.stdout`` (a notebook cell, pytest's capture)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), file=sys.stdout, flush=True)
-        except Exception:  # pragma: no cover - logging must never break the connection
-            self.handleError(record)
-
-
-def _print_trace_line(line: str) -> None:
-    if not any(isinstance(h, _PrintHandler) for h in trace_logger.handlers):
-        trace_logger.addHandler(_PrintHandler())
-        if trace_logger.level == logging.NOTSET:
-            trace_logger.setLevel(logging.INFO)
-    trace_logger.info(line)
-
-
-def make_tracer(trace: Trace, who: str) -> Callable[[str], None] | None:
-    """Turn the ``trace`` option into a function of one line, or ``None`` when tracing is off.
-
-    ``trace=True`` prints every line (visible in a notebook cell) through the ``logging``
-    logger ``"wslib.trace"``; a function, such as ``print`` or ``lines.append``, receives each
-    line instead. Each line starts with ``who`` (the peer) and an arrow: ``>`` sent, ``<``
-    received, like websocket-client's ``enableTrace``.
-    """
-    if not trace:
-        return None
-    emit: Callable[[str], Any] = _print_trace_line if trace is True else trace
-
-    def line(text: str) -> None:
-        emit(f"{who} {text}")
-
-    return line
-
-
-def _frame_tracer(line: Callable[[str], None] | None) -> Callable[[str, Frame], None] | None:
-    """The protocol's trace callback: ``("<" or ">", frame)`` -> ``< TEXT fin=1 len=5 'hi'``."""
-    if line is None:
-        return None
-
-    def trace_frame(direction: str, frame: Frame) -> None:
-        line(f"{direction} {frame}")
-
-    return trace_frame
-
-
 def _waiter_deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
@@ -224,6 +188,7 @@ class SyncConnection:
         message_timeout: float | None = None,
         max_queue: int = 16,
         trace_line: Callable[[str], None] | None = None,
+        write_limit: int | None = None,
     ) -> None:
         self.socket = sock
         self.protocol = protocol
@@ -241,6 +206,21 @@ class SyncConnection:
             self.remote_address = self.local_address = None
         # A write to a peer that does not read blocks at most this long (then: abort).
         sock.settimeout(close_timeout)
+        # Backpressure: send() blocks in sendall() while the kernel's send buffer is full.
+        # write_limit sizes that buffer (SO_SNDBUF; Linux doubles it for its bookkeeping);
+        # None keeps the kernel's own, autotuned up to net.ipv4.tcp_wmem's maximum (4 MiB).
+        self.write_limit = write_limit
+        if write_limit is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, write_limit)
+        # Broadcast (see send_prepared_nowait): the tail of a frame that a non-blocking write
+        # left unsent (written first by every later write), and the messages queued for a
+        # writer thread while this peer is slow: at most write_limit bytes (or WRITE_LIMIT).
+        self._tail = b""
+        self._outbox: deque[Prepared] = deque()
+        self._outbox_bytes = 0
+        self._outbox_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._close_when_written = False
 
         # One lock around the protocol object and the socket's writes: send() from any thread.
         self._lock = threading.Lock()
@@ -252,10 +232,15 @@ class SyncConnection:
         self._reader_done = threading.Event()
         self._closed: Closed | None = None
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
-        self._pings: OrderedDict[bytes, threading.Event] = OrderedDict()
-        self._close_deadline: float | None = None
-        # When bytes arrived that completed nothing yet (a message or control frame under way).
-        self._unfinished_since: float | None = None
+        self._pings: PingTracker[threading.Event] = PingTracker()
+        # Keepalive, close timeout, message timeout: the clocks of wslib.timing.
+        self._deadlines = Deadlines(
+            time.monotonic(),
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            message_timeout=message_timeout,
+        )
         self._reader = threading.Thread(
             target=self._read_loop, name=f"wslib-reader-{self.remote_address}", daemon=True
         )
@@ -269,7 +254,7 @@ class SyncConnection:
                 self.protocol.receive_data(leftover)
                 events = self.protocol.events_received()
                 self._flush()
-            self._note_progress(bool(events))
+            self._deadlines.received(bool(events), time.monotonic())
             for event in events:
                 # No backpressure here: nobody reads yet, and this is one recv() at most.
                 self._dispatch(event, wait=False)
@@ -328,7 +313,7 @@ class SyncConnection:
                 raise InvalidState(f"already waiting for a pong to a ping with payload {data!r}")
             event = threading.Event()
             self.protocol.send_ping(data)
-            self._pings[data] = event
+            self._pings.add(data, event)
             self._flush(raise_errors=True)
         return event
 
@@ -357,6 +342,14 @@ class SyncConnection:
         handshake the server ends TCP first (RFC 6455 §7.1.1). A write that fails or times out
         leaves the stream in an unknown state: the connection is aborted.
         """
+        if self._tail and not self._socket_closed:  # the rest of a broadcast frame goes first
+            tail, self._tail = self._tail, b""
+            try:
+                self.socket.sendall(tail)
+            except OSError as exc:
+                self._abort_locked()
+                if raise_errors:
+                    raise ConnectionClosedError(1006, "") from exc
         for data in self.protocol.data_to_send():
             if self._socket_closed:
                 break
@@ -370,14 +363,8 @@ class SyncConnection:
                 if raise_errors:
                     raise ConnectionClosedError(1006, "") from exc
                 break
-        if self.protocol.failure is not None:
-            # This side failed the connection (the peer broke a rule): RFC 6455 §7.1.7 ends TCP
-            # at once. Waiting for the answer of a peer that broke the rules could take
-            # close_timeout (it may keep TCP open on purpose) and recv() would wait as long.
-            self._close_deadline = time.monotonic()
-        elif self._close_deadline is None and self.protocol.close_expected():
-            # RFC 6455 §7.1.1: wait for the peer to end TCP, but not forever.
-            self._close_deadline = time.monotonic() + self.close_timeout
+        # After a failure, end TCP at once (§7.1.7); after a close frame, within close_timeout.
+        self._deadlines.sent(self.protocol, time.monotonic())
 
     def _abort_locked(self) -> None:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
@@ -489,54 +476,31 @@ class SyncConnection:
 
     def _read_loop(self) -> None:
         """Read, feed the protocol, dispatch events, keep alive; until the connection is over."""
-        next_ping = None if self.ping_interval is None else time.monotonic() + self.ping_interval
-        keepalive: tuple[threading.Event, float] | None = None  # the pending ping, its deadline
         readable = _Readable(self.socket)
+        deadlines = self._deadlines
         try:
             while self.protocol.state is not State.CLOSED:
                 if self.protocol.failure_pending:
                     self._fail_when_answered()
                     continue
+                # The clocks of wslib.timing: closing handshake too long (RFC 6455 §7.1.1 lets
+                # us end TCP), keepalive (a ping every ping_interval, no pong within
+                # ping_timeout -> 1011), a message under way too long (message_timeout -> 1008).
                 now = time.monotonic()
-                # The closing handshake took too long: RFC 6455 §7.1.1 lets us end TCP.
-                if self._close_deadline is not None and now >= self._close_deadline:
+                due = deadlines.due(self.protocol.state, now)
+                if due.action is Action.ABORT:
                     break
-                # Keepalive: a ping every ping_interval; no pong within ping_timeout -> 1011.
-                if next_ping is not None and self.protocol.state is State.OPEN:
-                    if keepalive is not None and keepalive[0].is_set():
-                        keepalive = None
-                    if keepalive is not None and now >= keepalive[1]:
-                        self._fail(1011, "keepalive ping timeout")
+                if due.action is Action.FAIL:
+                    self._fail(due.code, due.reason)
+                    continue
+                if due.action is Action.PING:
+                    try:
+                        waiter = self.ping()
+                    except ConnectionClosed:
                         continue
-                    if keepalive is None and now >= next_ping:
-                        try:
-                            waiter = self.ping()
-                        except ConnectionClosed:
-                            continue
-                        timeout = self.ping_timeout
-                        if timeout is not None:
-                            keepalive = (waiter, now + timeout)
-                        next_ping = now + (self.ping_interval or 0)
-                deadlines = [now + TICK]
-                if self._close_deadline is not None:
-                    deadlines.append(self._close_deadline)
-                if next_ping is not None and keepalive is None:
-                    deadlines.append(next_ping)
-                if keepalive is not None:
-                    deadlines.append(keepalive[1])
-                # A message or control frame under way must be whole within message_timeout
-                # (once closing, close_timeout bounds the wait instead).
-                if (
-                    self.message_timeout is not None
-                    and self._unfinished_since is not None
-                    and self.protocol.state is State.OPEN
-                ):
-                    cutoff = self._unfinished_since + self.message_timeout
-                    if now >= cutoff:
-                        self._fail(1008, f"no complete message within {self.message_timeout:g} s")
-                        continue
-                    deadlines.append(cutoff)
-                if not readable.wait(min(deadlines) - now):
+                    deadlines.ping_sent(waiter.is_set, now)
+                wake = deadlines.next_deadline(self.protocol.state)
+                if not readable.wait(min(TICK, TICK if wake is None else wake - now)):
                     continue
                 try:
                     data = self.socket.recv(RECV_SIZE)
@@ -553,7 +517,7 @@ class SyncConnection:
                         self.protocol.receive_eof()
                     events = self.protocol.events_received()
                     self._flush()
-                self._note_progress(bool(events))
+                deadlines.received(bool(events), time.monotonic())
                 for event in events:
                     self._dispatch(event)
         except Exception:  # pragma: no cover - a bug in wslib: log it, never hang
@@ -597,25 +561,13 @@ class SyncConnection:
         """
         deadline = time.monotonic() + min(FAILURE_GRACE, self.close_timeout)
         with self._inbox_changed:
-            while self._inbox or not self._receivers_waiting:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._inbox_changed.wait(left)
+            while not failure_may_go(
+                len(self._inbox), self._receivers_waiting, time.monotonic(), deadline
+            ):
+                self._inbox_changed.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
             self.protocol.fail_pending()
             self._flush()
-
-    def _note_progress(self, completed: bool) -> None:
-        """Bytes arrived: did they complete something (an event), or start the clock?
-
-        The sans-I/O protocol tells what bytes *completed* (its events), not what they started:
-        bytes that give no event belong to a message or control frame still under way.
-        """
-        if completed:
-            self._unfinished_since = None
-        elif self._unfinished_since is None:
-            self._unfinished_since = time.monotonic()
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 §7.1.7): send a close frame, then end TCP at once."""
@@ -625,7 +577,7 @@ class SyncConnection:
             if self.protocol.state is State.OPEN:
                 self.protocol.send_close(code, reason)
             self._flush()
-        self._close_deadline = time.monotonic()  # no waiting for the peer's answer
+        self._deadlines.failed(time.monotonic())  # no waiting for the peer's answer
 
     def _dispatch(self, event: object, *, wait: bool = True) -> None:
         """Handle one protocol event in the reader thread (pongs were already sent by it)."""
@@ -642,12 +594,144 @@ class SyncConnection:
                 self._inbox_changed.notify_all()
         elif isinstance(event, Pong):
             with self._lock:
-                if event.payload in self._pings:
-                    # This pong answers its ping and every ping sent before it (§5.5.3).
-                    while self._pings:
-                        data, waiter = self._pings.popitem(last=False)
-                        waiter.set()
-                        if data == event.payload:
-                            break
+                # This pong answers its ping and every ping sent before it (§5.5.3).
+                for waiter in self._pings.pong(event.payload):
+                    waiter.set()
         elif isinstance(event, Closed):
             self._closed = event
+
+    # --- broadcast: never waiting for one client --------------------------------------------------
+
+    def send_prepared_nowait(self, prepared: Prepared, slow: Slow = Slow.SKIP) -> str:
+        """Send a message prepared by :func:`wslib.broadcast.prepare`, never blocking.
+
+        The fast path writes it at once with a non-blocking ``send()``. If this peer's socket
+        buffer is full (or another thread is writing to it), the message waits in this
+        connection's queue, which a writer thread of its own drains; past ``write_limit`` bytes
+        queued, the peer is too slow and ``slow`` decides (:class:`~wslib.broadcast.Slow`).
+        Returns ``"sent"``, ``"skipped"``, ``"closed"`` or ``"gone"`` (closing or closed).
+        """
+        with self._outbox_lock:
+            if self.protocol.state is not State.OPEN or self._close_when_written:
+                return "gone"
+            if self._outbox or self._writer is not None:
+                return self._queue_locked(prepared, slow)
+            if not self._lock.acquire(blocking=False):  # another thread is writing
+                return self._queue_locked(prepared, slow)
+        try:
+            if self.protocol.state is not State.OPEN:
+                return "gone"
+            self.protocol.send_prepared(prepared.frame, prepared.data)
+            if self._tail:
+                unsent = [self._tail, *self.protocol.data_to_send()]
+            else:
+                unsent = self.protocol.data_to_send()
+            self._tail = b""
+            while unsent and unsent[0] != SEND_EOF:
+                data = unsent[0]
+                # A socket with a timeout waits for room in send(): ask first, never wait.
+                if not _writable_now(self.socket):
+                    break
+                try:
+                    n = self.socket.send(data, socket.MSG_DONTWAIT)
+                except (BlockingIOError, TimeoutError):
+                    n = 0
+                except OSError:
+                    self._abort_locked()
+                    return "gone"
+                if n < len(data):
+                    unsent[0] = data[n:]
+                    break
+                unsent.pop(0)
+            if unsent:  # the kernel's buffer is full: the rest goes first in any later write
+                self._tail = b"".join(d for d in unsent if d != SEND_EOF)
+                with self._outbox_lock:
+                    self._start_writer_locked()
+            return "sent"
+        finally:
+            self._lock.release()
+
+    def _queue_locked(self, prepared: Prepared, slow: Slow) -> str:
+        """Queue a broadcast message for the writer thread. Hold ``_outbox_lock``."""
+        limit = WRITE_LIMIT if self.write_limit is None else self.write_limit
+        if self._outbox_bytes > limit:  # it does not keep up
+            if slow is Slow.CLOSE:
+                self._outbox.clear()
+                self._outbox_bytes = 0
+                self._close_when_written = True
+                self._start_writer_locked()
+                return "closed"
+            return "skipped"
+        self._outbox.append(prepared)
+        self._outbox_bytes += len(prepared.data)
+        self._start_writer_locked()
+        return "sent"
+
+    def _start_writer_locked(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_queued, name=f"wslib-writer-{self.remote_address}", daemon=True
+            )
+            self._writer.start()
+
+    def _write_queued(self) -> None:
+        """The writer thread of a slow peer: write its queue (each write bounded by
+        ``close_timeout``), then end; or close it with 1008 when a broadcast said so."""
+        while True:
+            with self._outbox_lock:
+                prepared = self._outbox.popleft() if self._outbox else None
+                if prepared is not None:
+                    self._outbox_bytes -= len(prepared.data)
+                close = self._close_when_written and prepared is None
+                # Nothing queued and no tail left: done. (The tail is read without the
+                # connection's lock, never taken under _outbox_lock: the fast path takes them in
+                # the other order. It sets a tail, then starts a writer if there is none.)
+                if prepared is None and not close and not self._tail:
+                    self._writer = None
+                    return
+            with self._lock:
+                try:
+                    if close:
+                        if self.protocol.state is State.OPEN:
+                            self.protocol.send_close(TOO_SLOW_CODE, TOO_SLOW)
+                    elif prepared is not None and self.protocol.state is State.OPEN:
+                        self.protocol.send_prepared(prepared.frame, prepared.data)
+                    self._flush()
+                except Exception:  # pragma: no cover - a bug in wslib: log it, never hang
+                    logger.exception("writer thread of %s", self.remote_address)
+                    close = True
+            if close:
+                with self._outbox_lock:
+                    self._outbox.clear()
+                    self._outbox_bytes = 0
+                    self._close_when_written = False
+                    self._writer = None
+                return
+
+
+def broadcast(
+    connections: Iterable[SyncConnection], message: Message, *, slow: Slow = Slow.SKIP
+) -> BroadcastResult:
+    """Send ``message`` to every connection, serialized once, never waiting for one of them.
+
+    A fast client gets it at once (a non-blocking write); a client whose socket buffer is full
+    gets it through its own bounded queue and writer thread; a client with more than
+    ``write_limit`` bytes queued already is too slow: ``slow`` says what happens to it
+    (:attr:`Slow.SKIP`, the default: it misses this message; :attr:`Slow.CLOSE`: it is closed
+    with 1008). See :mod:`wslib.broadcast`.
+    """
+    prepared = prepare(message)
+    result = BroadcastResult()
+    for conn in connections:
+        outcome = conn.send_prepared_nowait(prepared, slow)
+        if outcome == "sent":
+            result.sent += 1
+        elif outcome == "gone":
+            result.gone += 1
+        else:
+            result.slow.append(conn)
+            if outcome == "closed":
+                result.closed += 1
+            else:
+                result.skipped += 1
+    return result

@@ -51,7 +51,6 @@ every thread when the server stops.
 
 from __future__ import annotations
 
-import importlib.resources
 import select
 import socket
 import ssl as _ssl
@@ -67,7 +66,7 @@ from ..exceptions import (
     InvalidRequest,
 )
 from ..frames import is_sendable_close_code
-from ..handshake import Headers, Request, Response, accept, reject
+from ..handshake import Headers, Request, Response
 from ..messages import MAX_FRAGMENTS
 from ..origins import OriginPolicy
 from ..protocol import (
@@ -75,16 +74,22 @@ from ..protocol import (
     Side,
     State,
 )
+from ..serving import (
+    PendingHandshakes,
+    answer_bad_request,
+    answer_request,
+    busy_response,
+    http_response,
+)
 from ..streams import StreamReader
+from ..trace import Trace, make_tracer
+from ..trace import frame_tracer as _frame_tracer
 from .connection import (
     TICK,
     Message,
     SyncConnection,
-    Trace,
-    _frame_tracer,
     end_tcp_gracefully,
     logger,
-    make_tracer,
     read_until_parsed,
 )
 
@@ -127,34 +132,6 @@ class ServerConnection(SyncConnection):
 # --- the server -----------------------------------------------------------------------------------
 
 
-def _index_html() -> bytes:
-    """The browser page served at ``GET /`` (wslib/sync/static/index.html)."""
-    return importlib.resources.files("wslib.sync").joinpath("static/index.html").read_bytes()
-
-
-def _http_response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _busy_response(message: str) -> Response:
-    """``503 Service Unavailable``: come back in a second (RFC 9110 §15.6.4, §10.2.3)."""
-    busy = _http_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        f"Failed to open a WebSocket connection: {message}\n".encode(),
-        "text/plain; charset=utf-8",
-    )
-    busy.headers["Retry-After"] = "1"
-    return busy
-
-
 def _who(address: Any) -> str:
     return "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
 
@@ -171,7 +148,7 @@ def _peek(sock: socket.socket, deadline: float) -> bytes:
 
 def _plain_http_on_tls_port() -> Response:
     """``400``: plain HTTP reached the TLS port (what nginx answers too), in plain text."""
-    return _http_response(
+    return http_response(
         HTTPStatus.BAD_REQUEST,
         b"This port speaks TLS: use wss:// (or https://) for it.\n",
         "text/plain; charset=utf-8",
@@ -210,11 +187,10 @@ class Server:
         max_queue: int = 16,
         trace: Trace = False,
         ssl: _ssl.SSLContext | None = None,
+        write_limit: int | None = None,
     ) -> None:
-        if max_pending_handshakes < 1:
-            raise ValueError(
-                f"max_pending_handshakes must be at least 1, not {max_pending_handshakes}"
-            )
+        # Before binding: ValueError for a limit under 1.
+        handshaking: PendingHandshakes[socket.socket] = PendingHandshakes(max_pending_handshakes)
         self.handler = handler
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -232,6 +208,7 @@ class Server:
         self.trace = trace
         self.ssl = ssl  # wss://: a server context (wslib.tls.server_context)
         self.scheme = "ws" if ssl is None else "wss"
+        self.write_limit = write_limit
 
         # A backlog of 1024: a burst of connections waits in the kernel, not refused.
         self.socket = socket.create_server((host, port), backlog=1024)
@@ -244,11 +221,10 @@ class Server:
         self._closing = False
         self._goodbye = (1001, "server shutting down")  # the close code and reason of close()
         self._connections: set[ServerConnection] = set()
-        # The sockets whose thread is in the opening handshake, oldest first (a dict keeps the
-        # order of insertion), and those of them pushed out to make room. A thread removes its
-        # socket from both before closing it, so close() never shuts down a reused descriptor.
-        self._handshaking: dict[socket.socket, None] = {}
-        self._pushed_out: set[socket.socket] = set()
+        # The sockets whose thread is in the opening handshake, oldest first, pushed-out ones
+        # included. A thread removes its socket before closing it, so close() never shuts down
+        # a reused descriptor.
+        self._handshaking = handshaking
         self._opening = 0  # handshakes past their checks whose connection is not registered yet
         self._threads: set[threading.Thread] = set()  # connection threads (all started)
         self._acceptor = threading.Thread(
@@ -321,23 +297,24 @@ class Server:
             if self._closing:
                 sock.close()
                 return
-            if len(self._handshaking) >= 2 * self.max_pending_handshakes:
+            admission = self._handshaking.admit(sock)  # wslib.serving: who gets pushed out
+            if admission.refuse:
                 # Pushed-out threads have not ended yet (a very busy machine): no more threads.
                 refusal = "too many handshakes in progress"
             else:
-                if len(self._handshaking) - len(self._pushed_out) >= self.max_pending_handshakes:
-                    self._push_out_oldest_handshake()
+                if admission.push_out is not None:
+                    self._push_out(admission.push_out)
                 try:
                     # Under the lock: the new thread cannot finish before it is registered.
                     thread.start()
                 except RuntimeError as error:  # "can't start new thread": a thread/memory limit
                     refusal = f"cannot start a thread ({error})"
+                    self._handshaking.end(sock)
                 else:
                     self._threads.add(thread)
-                    self._handshaking[sock] = None
         if refusal is not None:
             logger.warning("refused %s: %s", _who(address), refusal)
-            busy = _busy_response("the server is overloaded; try again later")
+            busy = busy_response("the server is overloaded; try again later")
             try:  # a few hundred bytes fit in any socket buffer: this never blocks
                 sock.setblocking(False)
                 sock.send(busy.serialize())
@@ -345,10 +322,8 @@ class Server:
                 pass
             sock.close()
 
-    def _push_out_oldest_handshake(self) -> None:
+    def _push_out(self, oldest: socket.socket) -> None:
         """Shut down the socket that has waited longest for its handshake. Hold the lock."""
-        oldest = next(s for s in self._handshaking if s not in self._pushed_out)
-        self._pushed_out.add(oldest)
         try:
             oldest.shutdown(socket.SHUT_RDWR)  # its thread's recv() returns at once: it ends
         except OSError:
@@ -357,8 +332,7 @@ class Server:
 
     def _end_handshake(self, sock: socket.socket) -> None:
         """This socket's thread leaves the opening handshake (or ends). Hold the lock."""
-        self._handshaking.pop(sock, None)
-        self._pushed_out.discard(sock)
+        self._handshaking.end(sock)
 
     # --- one connection ---------------------------------------------------------------------------
 
@@ -438,11 +412,7 @@ class Server:
             except OSError as error:  # the client is already gone
                 logger.info("no TLS handshake from %s: %s", who, error)
                 return sock, False
-            pushed_out = sock in self._pushed_out
-            self._end_handshake(sock)
-            self._handshaking[tls] = None
-            if pushed_out:
-                self._pushed_out.add(tls)
+            self._handshaking.replace(sock, tls)
         try:
             tls.settimeout(max(deadline - time.monotonic(), 0.001))
             tls.do_handshake()
@@ -478,7 +448,7 @@ class Server:
             request = read_until_parsed(sock, reader, Request.parse(reader.read_line), deadline)
         except InvalidRequest as error:  # malformed HTTP, or a head over a limit: 400
             logger.info("bad request from %s: %s", who, error)
-            self._send_response(sock, reject(error), trace)
+            self._send_response(sock, answer_bad_request(error).response, trace)
             return None
         except (TimeoutError, EOFError, OSError) as error:
             # Too slow (open_timeout) or gone: there is nobody to answer, just close.
@@ -486,23 +456,14 @@ class Server:
             return None
         if trace is not None:
             trace(f"< {request.method} {request.path} {request.version}")
-
-        # A plain GET without "Upgrade": a browser visiting the server gets the demo page. A
-        # request with a Sec-WebSocket-* header is a WebSocket client (a page's script cannot
-        # send one: the Fetch standard forbids "Sec-" names) whose handshake lacks "Upgrade":
-        # accept() refuses it with 400, as RFC 6455 §4.2.1 asks for a handshake that does not
-        # match ("an appropriate error code (such as 400 Bad Request)").
-        attempted = any(name.lower().startswith("sec-websocket-") for name in request.headers)
-        if request.method == "GET" and "Upgrade" not in request.headers and not attempted:
-            page = _http_response(HTTPStatus.OK, _index_html(), "text/html; charset=utf-8")
-            self._send_response(sock, page, trace)
+        # 101, the demo page, or 400/403/405/426: the same decision as wslib.asyncio's server.
+        answer = answer_request(request, origins=self.origins, subprotocols=self.subprotocols)
+        if not answer.opens:
+            if answer.error is not None:  # RFC 6455 §4.2.2, §4.4
+                logger.info("handshake refused for %s: %s", who, answer.error)
+            self._send_response(sock, answer.response, trace)
             return None
-        try:
-            response = accept(request, origins=self.origins, subprotocols=self.subprotocols)
-        except InvalidRequest as error:  # 400, 403, 405, 426: RFC 6455 §4.2.2, §4.4
-            logger.info("handshake refused for %s: %s", who, error)
-            self._send_response(sock, reject(error), trace)
-            return None
+        response = answer.response
 
         protocol = Connection(
             Side.SERVER,
@@ -517,13 +478,14 @@ class Server:
             sock,
             protocol,
             request,
-            subprotocol=response.headers.get("Sec-WebSocket-Protocol"),
+            subprotocol=answer.subprotocol,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             close_timeout=self.close_timeout,
             message_timeout=self.message_timeout,
             max_queue=self.max_queue,
             trace_line=trace,
+            write_limit=self.write_limit,
         )
         with self._lock:  # count this one before its 101 goes out, so two cannot both pass
             full = (
@@ -541,7 +503,7 @@ class Server:
                 else "this server is shutting down"
             )
             logger.info("refused %s: %s", who, message)
-            self._send_response(sock, _busy_response(message), trace)
+            self._send_response(sock, busy_response(message), trace)
             return None
         try:
             return self._open(conn, response, bytes(reader.buffer), who, trace)
@@ -596,7 +558,8 @@ class Server:
 
         A connection that fails (closed meanwhile, peer gone) is skipped: it never stops the
         broadcast to the others. A peer that does not read can delay it by ``close_timeout``
-        at most, after which that connection is cut.
+        at most, after which that connection is cut. :func:`wslib.sync.broadcast` never waits:
+        it serializes the message once and gives a slow client a bounded queue of its own.
         """
         sent = 0
         for conn in self.connections:
@@ -705,6 +668,7 @@ def serve(
     max_queue: int = 16,
     trace: Trace = False,
     ssl: _ssl.SSLContext | None = None,
+    write_limit: int | None = None,
 ) -> Server:
     """Start a WebSocket server in the background and return it: it is serving already.
 
@@ -755,6 +719,11 @@ def serve(
       or pass a function that takes each line, such as ``print``.
     - ``ssl=None``: a server context (:func:`wslib.tls.server_context`) serves ``wss://``: the
       TLS handshake runs in the connection's thread and counts against ``open_timeout``.
+    - ``write_limit=None``: backpressure on sending. ``conn.send()`` blocks while the peer does
+      not read and the socket's send buffer is full (up to ``close_timeout``, then the
+      connection is cut); ``write_limit`` sets that buffer's size in bytes (``SO_SNDBUF``),
+      ``None`` keeps the kernel's (autotuned, up to 4 MiB on Linux). It also bounds each
+      client's queue in :func:`wslib.sync.broadcast` (default 64 KiB there).
     """
     return Server(
         handler,
@@ -774,4 +743,5 @@ def serve(
         max_queue=max_queue,
         trace=trace,
         ssl=ssl,
+        write_limit=write_limit,
     )
