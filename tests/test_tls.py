@@ -432,3 +432,43 @@ def test_a_record_split_over_a_long_pause_is_not_mistaken_for_eof(ca: LocalCA) -
                 assert conn.recv(timeout=10) == "arrives in two pieces"
         finally:
             relay.close()
+
+
+# --- the asyncio layer: the same TLS ----------------------------------------------------------------
+
+
+def test_asyncio_server_and_client_over_wss(ca: LocalCA, tmp_path: Path) -> None:
+    import asyncio
+
+    import wslib.asyncio
+
+    async def echo_async(conn: Any) -> None:
+        async for message in conn:
+            await conn.send(message)
+
+    async def main() -> None:
+        keys = tmp_path / "keys.log"
+        async with wslib.asyncio.serve(echo_async, ssl=ca.server_context()) as server:
+            assert server.scheme == "wss"
+            url = f"wss://localhost:{server.port}/"
+            async with wslib.asyncio.connect(url, ssl=ca.client_context(keylog=keys)) as conn:
+                await conn.send("123")
+                assert await conn.recv(timeout=5) == "123"
+                big = os.urandom(300_000)
+                await conn.send(big)
+                assert await conn.recv(timeout=5) == big
+            # websockets' client against the asyncio server too (in a thread: it blocks)
+            def other_client() -> object:
+                with websockets.sync.client.connect(url, ssl=ca.client_context()) as ws:
+                    ws.send("456")
+                    return ws.recv(timeout=5)
+
+            assert await asyncio.to_thread(other_client) == "456"
+            # an untrusted CA: the same clear error as the threaded client's
+            with pytest.raises(CertificateVerificationError, match="trust"):
+                await wslib.asyncio.connect(url, ssl=client_context())
+            with pytest.raises(ValueError, match="wss://"):
+                await wslib.asyncio.connect(f"ws://localhost:{server.port}/", ssl=client_context())
+        assert "CLIENT_TRAFFIC_SECRET_0" in keys.read_text()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

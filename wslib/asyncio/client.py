@@ -18,6 +18,7 @@ masks every frame it sends, §5.3). Only ``ws://``; no proxy variables.
 from __future__ import annotations
 
 import asyncio
+import ssl as _ssl
 from collections.abc import Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -27,6 +28,7 @@ from ..handshake import Headers, Request, Response, check_response, client_reque
 from ..messages import MAX_FRAGMENTS
 from ..protocol import Connection, Side
 from ..streams import StreamReader
+from ..tls import client_context, explain_tls_failure
 from ..trace import Trace, frame_tracer, make_tracer
 from ..uri import parse_uri
 from .connection import WRITE_LIMIT, AsyncConnection, set_nodelay
@@ -101,9 +103,14 @@ async def _connect(
     subprotocols: Sequence[str],
     additional_headers: Iterable[tuple[str, str]],
     trace: Trace,
+    ssl: _ssl.SSLContext | None,
     **options: Any,
 ) -> ClientConnection:
     target = parse_uri(uri)
+    if ssl is not None and not target.secure:
+        raise ValueError(f"ssl= is for wss:// URLs, not {uri!r}")
+    # RFC 6455 §4.1: if /secure/, "the client MUST perform a TLS handshake" first.
+    context = (ssl if ssl is not None else client_context()) if target.secure else None
     loop = asyncio.get_running_loop()
     transports: list[asyncio.Transport] = []
     request = client_request(
@@ -114,7 +121,13 @@ async def _connect(
     trace_line = make_tracer(trace, f"[client, server {target.authority}]")
 
     async def opening_handshake() -> tuple[Response, _ResponseReader]:
-        transport, opening = await loop.create_connection(_ResponseReader, target.host, target.port)
+        transport, opening = await loop.create_connection(
+            _ResponseReader,
+            target.host,
+            target.port,
+            ssl=context,
+            server_hostname=target.host if context is not None else None,
+        )
         assert isinstance(transport, asyncio.Transport)
         transports.append(transport)
         set_nodelay(transport)
@@ -128,6 +141,11 @@ async def _connect(
             response, opening = await asyncio.wait_for(opening_handshake(), timeout)
         except asyncio.TimeoutError:  # not the built-in TimeoutError before Python 3.11
             raise TimeoutError(f"no opening handshake within {timeout} seconds") from None
+        except _ssl.SSLError as error:  # the same clear message as the threaded client's
+            explained = explain_tls_failure(error, target.authority)
+            if explained is error:
+                raise
+            raise explained from None
         transport = transports[0]
         if trace_line is not None:
             trace_line(f"< {response.version} {response.status} {response.reason}")
@@ -164,10 +182,10 @@ async def _connect(
 
 
 class connect:
-    """Open a WebSocket connection to ``uri`` (``ws://host:port/path``).
+    """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://host:port/path``).
 
     ``conn = await connect(uri)`` or ``async with connect(uri) as conn:`` (closed on exit).
-    The options are those of :func:`wslib.connect`, plus ``write_limit`` (see
+    The options are those of :func:`wslib.connect` (``ssl`` included), plus ``write_limit`` (see
     :func:`wslib.asyncio.serve`). Raises :class:`~wslib.exceptions.InvalidURI`,
     :class:`~wslib.exceptions.InvalidResponse` (not a valid 101), :class:`TimeoutError`
     (``timeout`` covers TCP and the whole handshake) and :class:`OSError`.
@@ -190,6 +208,7 @@ class connect:
         close_timeout: float = 10.0,
         message_timeout: float | None = None,
         trace: Trace = False,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         self._args: dict[str, Any] = dict(
             timeout=timeout,
@@ -205,6 +224,7 @@ class connect:
             close_timeout=close_timeout,
             message_timeout=message_timeout,
             trace=trace,
+            ssl=ssl,
         )
         self._uri = uri
         self._conn: ClientConnection | None = None

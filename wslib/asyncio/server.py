@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl as _ssl
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any
@@ -224,6 +225,7 @@ class Server:
         write_limit: int = WRITE_LIMIT,
         trace: Trace = False,
         backlog: int = 1024,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -243,6 +245,8 @@ class Server:
         self.write_limit = write_limit
         self.trace = trace
         self.backlog = backlog
+        self.ssl = ssl  # wss://: a server context (wslib.tls.server_context)
+        self.scheme = "ws" if ssl is None else "wss"
         self._handshakes: PendingHandshakes[_Handshake] = PendingHandshakes(max_pending_handshakes)
         self._connections: set[ServerConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -260,10 +264,16 @@ class Server:
         loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         self._server = await loop.create_server(
-            lambda: _Handshake(self), self.host, self.port, backlog=self.backlog
+            lambda: _Handshake(self),
+            self.host,
+            self.port,
+            backlog=self.backlog,
+            ssl=self.ssl,
+            # The TLS handshake has open_timeout of its own; then the opening handshake does.
+            ssl_handshake_timeout=self.open_timeout if self.ssl is not None else None,
         )
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
-        logger.info("serving on ws://%s:%d/", self.host, self.port)
+        logger.info("serving on %s://%s:%d/", self.scheme, self.host, self.port)
         return self
 
     def __await__(self) -> Generator[Any, None, Server]:
@@ -421,6 +431,7 @@ def serve(
     write_limit: int = WRITE_LIMIT,
     trace: Trace = False,
     backlog: int = 1024,
+    ssl: _ssl.SSLContext | None = None,
 ) -> Server:
     """An asyncio WebSocket server: ``async with serve(handler, host, port) as server:``.
 
@@ -438,6 +449,8 @@ def serve(
       ``await conn.send()`` waits above it until the peer reads (backpressure), and a
       broadcast treats a client above it as too slow (:mod:`wslib.broadcast`).
     - ``backlog=1024``: TCP connections waiting for the event loop to accept them.
+    - ``ssl=None``: a server context (:func:`wslib.tls.server_context`) serves ``wss://``; the
+      TLS handshake is asyncio's, bounded by ``open_timeout``, then the opening handshake is.
     """
     return Server(
         handler,
@@ -458,4 +471,5 @@ def serve(
         write_limit=write_limit,
         trace=trace,
         backlog=backlog,
+        ssl=ssl,
     )
