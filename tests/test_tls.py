@@ -434,7 +434,7 @@ def test_a_record_split_over_a_long_pause_is_not_mistaken_for_eof(ca: LocalCA) -
             relay.close()
 
 
-# --- the asyncio layer: the same TLS ----------------------------------------------------------------
+# --- the asyncio layer: the same TLS --------------------------------------------------------------
 
 
 def test_asyncio_server_and_client_over_wss(ca: LocalCA, tmp_path: Path) -> None:
