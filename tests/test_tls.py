@@ -457,6 +457,7 @@ def test_asyncio_server_and_client_over_wss(ca: LocalCA, tmp_path: Path) -> None
                 big = os.urandom(300_000)
                 await conn.send(big)
                 assert await conn.recv(timeout=5) == big
+
             # websockets' client against the asyncio server too (in a thread: it blocks)
             def other_client() -> object:
                 with websockets.sync.client.connect(url, ssl=ca.client_context()) as ws:
