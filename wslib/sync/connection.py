@@ -249,6 +249,9 @@ class SyncConnection:
         self._inbox: deque[Message] = deque()
         self._inbox_changed = threading.Condition()
         self._receivers_waiting = 0  # recv() calls waiting for a message (under _inbox_changed)
+        # The reader waits for the application (a full inbox, or a failure held back): only
+        # then does recv() have to wake it (under _inbox_changed; saves a notify per message).
+        self._reader_waiting = False
         self._reader_done = threading.Event()
         self._closed: Closed | None = None
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
@@ -408,14 +411,16 @@ class SyncConnection:
                 if wait <= 0:
                     raise TimeoutError(f"no message within {timeout} seconds")
                 self._receivers_waiting += 1
-                self._inbox_changed.notify_all()  # the reader may wait for the application
+                if self._reader_waiting:  # the reader waits for the application to ask
+                    self._inbox_changed.notify_all()
                 try:
                     self._inbox_changed.wait(wait)
                 finally:
                     self._receivers_waiting -= 1
             if self._inbox:
                 message = self._inbox.popleft()
-                self._inbox_changed.notify_all()
+                if self._reader_waiting:  # it may wait for room in the inbox
+                    self._inbox_changed.notify_all()
                 return message
         raise self._closed_exception()
 
@@ -593,11 +598,13 @@ class SyncConnection:
         """
         deadline = time.monotonic() + min(FAILURE_GRACE, self.close_timeout)
         with self._inbox_changed:
+            self._reader_waiting = True
             while self._inbox or not self._receivers_waiting:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._inbox_changed.wait(left)
+            self._reader_waiting = False
         with self._lock:
             self.protocol.fail_pending()
             self._flush()
@@ -633,9 +640,12 @@ class SyncConnection:
                     and len(self._inbox) >= self.max_queue
                     and self.protocol.state is State.OPEN
                 ):
+                    self._reader_waiting = True
                     self._inbox_changed.wait(TICK)
+                self._reader_waiting = False
                 self._inbox.append(event.data)
-                self._inbox_changed.notify_all()
+                if self._receivers_waiting:  # nobody to wake up otherwise
+                    self._inbox_changed.notify_all()
         elif isinstance(event, Pong):
             with self._lock:
                 if event.payload in self._pings:
