@@ -27,6 +27,7 @@ the pure-Python tricks take, so they stay. XOR is its own inverse, so the same f
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 try:
@@ -118,12 +119,14 @@ def apply_mask_in_place(
     # numpy XORs 8-byte words fastest at addresses that are multiples of 8 (three times faster
     # than unaligned on a 1 MiB payload): the few bytes before the first such address, and the
     # few after the last whole word, go through apply_mask.
-    head = -octets.__array_interface__["data"][0] % 8
+    head = -octets.ctypes.data % 8
     end = head + (n - head) // 8 * 8
-    view[:head] = apply_mask(view[:head], mask)
-    view[end:] = apply_mask(view[end:], _turned(mask, end))
+    if head:
+        view[:head] = apply_mask(view[:head], mask)
+    if end < n:
+        view[end:] = apply_mask(view[end:], _turned(mask, end))
     # The key repeated to 8 bytes, read as one 64-bit word in the machine's own byte order, the
-    # same order in which the payload's words are read: no byte-order question arises.
-    key = numpy.frombuffer(_turned(mask, head) * 2, dtype=numpy.uint64)[0]
+    # same order in which numpy reads the payload's words: no byte-order question arises.
+    key = numpy.uint64(int.from_bytes(_turned(mask, head) * 2, sys.byteorder))
     words = octets[head:end].view(numpy.uint64)
     numpy.bitwise_xor(words, key, out=words)
