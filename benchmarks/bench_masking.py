@@ -172,9 +172,7 @@ def format_crossover(results: list[Result]) -> str:
     lines = [f"{'size':>8} {'pure Python µs':>15} {'numpy in place µs':>18}  faster"]
     for r in results:
         faster = "numpy" if r["numpy_us"] < r["pure_us"] else "pure Python"
-        lines.append(
-            f"{r['size']:>6} B {r['pure_us']:>15.2f} {r['numpy_us']:>18.2f}  {faster}"
-        )
+        lines.append(f"{r['size']:>6} B {r['pure_us']:>15.2f} {r['numpy_us']:>18.2f}  {faster}")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ message that the peer started (``message_timeout``, optional), and the join of t
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import select
 import socket
@@ -241,6 +242,11 @@ class SyncConnection:
             self.remote_address = self.local_address = None
         # A write to a peer that does not read blocks at most this long (then: abort).
         sock.settimeout(close_timeout)
+        # On a plain TCP socket (not TLS) on POSIX, the reader and the writers use its file
+        # descriptor directly (os.read, os.write): CPython's recv() and sendall() on a socket
+        # with a timeout call poll() before each read or write, one system call per message
+        # that the reader (which polled already) and a writer with room to write do not need.
+        self._plain = type(sock) is socket.socket and os.name == "posix"
 
         # One lock around the protocol object and the socket's writes: send() from any thread.
         self._lock = threading.Lock()
@@ -367,7 +373,7 @@ class SyncConnection:
                 if data == SEND_EOF:
                     self.socket.shutdown(socket.SHUT_WR)
                 else:
-                    self.socket.sendall(data)
+                    self._send_all(data)
             except OSError as exc:
                 self._abort_locked()
                 if raise_errors:
@@ -381,6 +387,19 @@ class SyncConnection:
         elif self._close_deadline is None and self.protocol.close_expected():
             # RFC 6455 §7.1.1: wait for the peer to end TCP, but not forever.
             self._close_deadline = time.monotonic() + self.close_timeout
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall``, but first one ``os.write`` on a plain socket: the kernel mostly has room
+        for all of it, and then no poll() is needed (see ``_plain``). Hold the lock."""
+        if self._plain:
+            try:
+                sent = os.write(self.socket.fileno(), data)
+            except BlockingIOError:  # no room at all: sendall waits for it, up to the timeout
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]  # type: ignore[assignment]
+        self.socket.sendall(data)
 
     def _abort_locked(self) -> None:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
@@ -544,7 +563,12 @@ class SyncConnection:
                 if not readable.wait(min(deadlines) - now):
                     continue
                 try:
-                    data = self.socket.recv(RECV_SIZE)
+                    if self._plain:
+                        data = os.read(self.socket.fileno(), RECV_SIZE)  # it polled: no wait
+                    else:
+                        data = self.socket.recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue  # poll() said readable, yet nothing was there: wait again
                 except OSError:
                     data = b""
                 with self._lock:
