@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import given
@@ -121,16 +123,47 @@ def test_numpy_is_there() -> None:
 
 # --- in place ------------------------------------------------------------------------------------
 
+#: numpy's threshold in the tests below: numpy's path on small buffers too, at every length.
+LOW = 16
 
-@pytest.mark.parametrize("length", range(0, 3 * NUMPY_FROM // 2, 7))
+
+@contextmanager
+def numpy_from(threshold: int) -> Iterator[None]:
+    """Move wslib.masking's switch to numpy (hypothesis does not mix with monkeypatch)."""
+    saved = masking.NUMPY_FROM
+    masking.NUMPY_FROM = threshold
+    try:
+        yield
+    finally:
+        masking.NUMPY_FROM = saved
+
+
+@pytest.fixture
+def numpy_early() -> Iterator[None]:
+    with numpy_from(LOW):
+        yield
+
+
+@pytest.mark.usefixtures("numpy_early")
+@pytest.mark.parametrize("length", range(300))
 def test_in_place_every_length(length: int) -> None:
     data = random.Random(length).randbytes(length)
     buffer = bytearray(data)
     apply_mask_in_place(buffer, KEY)
     assert buffer == reference(data, KEY)
+    assert apply_mask(data, KEY) == reference(data, KEY)
 
 
-@pytest.mark.parametrize("length", [*range(NUMPY_FROM - 2, NUMPY_FROM + 17), 4099, 65536 + 5])
+@pytest.mark.parametrize("length", [NUMPY_FROM - 1, NUMPY_FROM, NUMPY_FROM + 1, NUMPY_FROM + 7])
+def test_in_place_around_the_real_threshold(length: int) -> None:
+    data = random.Random(length).randbytes(length)
+    buffer = bytearray(data)
+    apply_mask_in_place(memoryview(buffer)[3:], KEY)
+    assert buffer == data[:3] + reference(data[3:], KEY)
+
+
+@pytest.mark.usefixtures("numpy_early")
+@pytest.mark.parametrize("length", [*range(LOW - 2, LOW + 17), 4099, 65536 + 5])
 @pytest.mark.parametrize("offset", range(16))
 def test_in_place_every_alignment(length: int, offset: int) -> None:
     # A payload at any offset of a larger buffer (after a frame header of 2 to 14 bytes): the
@@ -144,13 +177,17 @@ def test_in_place_every_alignment(length: int, offset: int) -> None:
 
 
 @given(
-    st.binary(max_size=4 * NUMPY_FROM),
+    st.binary(max_size=4000),
     st.binary(min_size=4, max_size=4),
     st.integers(min_value=0, max_value=15),
+    st.sampled_from([LOW, 1024, NUMPY_FROM]),
 )
-def test_in_place_matches_the_definition(data: bytes, key: bytes, offset: int) -> None:
+def test_in_place_matches_the_definition(
+    data: bytes, key: bytes, offset: int, threshold: int
+) -> None:
     buffer = bytearray(bytes(offset) + data)
-    apply_mask_in_place(memoryview(buffer)[offset:], bytearray(key))
+    with numpy_from(threshold):
+        apply_mask_in_place(memoryview(buffer)[offset:], bytearray(key))
     assert buffer == bytes(offset) + reference(data, key)
 
 
@@ -163,17 +200,19 @@ def test_in_place_twice_is_the_identity() -> None:
     assert buffer == data
 
 
-def test_in_place_refuses_bytes_and_bad_keys() -> None:
+@pytest.mark.parametrize("length", [10, NUMPY_FROM])
+def test_in_place_refuses_bytes_and_bad_keys(length: int) -> None:
     with pytest.raises(TypeError, match="writable"):
-        apply_mask_in_place(b"x" * NUMPY_FROM, KEY)  # type: ignore[arg-type]
+        apply_mask_in_place(b"x" * length, KEY)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="4 bytes"):
-        apply_mask_in_place(bytearray(NUMPY_FROM), b"abc")
+        apply_mask_in_place(bytearray(length), b"abc")
 
 
-@given(st.binary(min_size=NUMPY_FROM, max_size=8 * NUMPY_FROM), st.binary(min_size=4, max_size=4))
-def test_large_payloads_agree_with_websockets(data: bytes, key: bytes) -> None:
+@given(st.binary(min_size=LOW, max_size=3000), st.binary(min_size=4, max_size=4))
+def test_numpy_agrees_with_websockets(data: bytes, key: bytes) -> None:
     from websockets.speedups import apply_mask as websockets_c
 
     buffer = bytearray(data)
-    apply_mask_in_place(buffer, key)
-    assert buffer == apply_mask(data, key) == websockets_c(data, key)
+    with numpy_from(LOW):
+        apply_mask_in_place(buffer, key)
+        assert buffer == apply_mask(data, key) == websockets_c(data, key)
