@@ -28,7 +28,6 @@ own inverse, so the same functions mask (client) and unmask (server).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 try:
@@ -118,18 +117,20 @@ def apply_mask_in_place(
     if numpy is None or n < NUMPY_FROM:
         view[:] = apply_mask(view, mask)
         return
-    octets: Any = numpy.frombuffer(view, dtype=numpy.uint8)
-    # numpy XORs 8-byte words fastest at addresses that are multiples of 8 (three times faster
-    # than unaligned on a 1 MiB payload): the few bytes before the first such address, and the
+    # The payload seen as 8-byte words, without a copy. numpy XORs words fastest at addresses that
+    # are multiples of 8 (three times faster than unaligned on 1 MiB): when the buffer does not
+    # start at one, the words start at the first such address, and the bytes before it, like the
     # few after the last whole word, go through apply_mask.
-    head = -octets.ctypes.data % 8
-    end = head + (n - head) // 8 * 8
-    if head:
+    words: Any = numpy.frombuffer(view, dtype=numpy.uint64, count=n // 8)
+    head = 0
+    if not words.flags.aligned:
+        head = -numpy.frombuffer(view, dtype=numpy.uint8).ctypes.data % 8
+        words = numpy.frombuffer(view, dtype=numpy.uint64, count=(n - head) // 8, offset=head)
         view[:head] = apply_mask(view[:head], mask)
+    end = head + 8 * len(words)
     if end < n:
         view[end:] = apply_mask(view[end:], _turned(mask, end))
     # The key repeated to 8 bytes, read as one 64-bit word in the machine's own byte order, the
     # same order in which numpy reads the payload's words: no byte-order question arises.
-    key = numpy.uint64(int.from_bytes(_turned(mask, head) * 2, sys.byteorder))
-    words = octets[head:end].view(numpy.uint64)
+    key = numpy.frombuffer(_turned(mask, head) * 2, dtype=numpy.uint64)
     numpy.bitwise_xor(words, key, out=words)
