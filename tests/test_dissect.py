@@ -743,7 +743,8 @@ def tcp_payload_bytes(
 
 @pytest.mark.parametrize("path", PCAPS, ids=[p.name for p in PCAPS])
 def test_shipped_capture(path: Path) -> None:
-    convs = conversations(path, http=True)
+    keys = path.with_suffix(".keys")  # a wss:// capture's key log
+    convs = conversations(path, http=True, keylog=keys if keys.exists() else None)
     assert convs, f"{path.name}: nothing decoded"
     counts = tcp_payload_by_sender(path)
     reused: dict[tuple[Endpoint, Endpoint], int] = {}  # connections seen so far on each pair
@@ -760,8 +761,16 @@ def test_shipped_capture(path: Path) -> None:
         counted = tcp_payload_bytes(counts, conv, nth)
         for i, direction in enumerate(("c2s", "s2c")):
             frames = conv.frames_from(direction)  # type: ignore[arg-type]
+            decoded = http[i] + sum(f.wire_length for f in frames)
+            if conv.tls is not None:  # wss://: the TCP stream is TLS records, nothing else,
+                records = [r for r in conv.tls.records if r.direction == direction]
+                assert sum(5 + r.length for r in records) == counted[direction]
+                # and their application data is heads and frames, nothing left over
+                data = [r.plaintext_length for r in records if r.kind == "application_data"]
+                assert sum(n or 0 for n in data) == decoded
+                continue
             # every byte of the TCP stream is a head, a body or a frame: nothing left over
-            assert http[i] + sum(f.wire_length for f in frames) == counted[direction]
+            assert decoded == counted[direction]
             assert all(f.masked == (direction == "c2s") for f in frames)
         if conv.kind == "websocket":
             assert conv.upgraded

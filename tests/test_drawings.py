@@ -622,3 +622,34 @@ def test_draw_keepalive_puts_each_frame_in_its_lane_and_a_bar_under_each_ping() 
         "pong",
         "message, close",
     ]
+
+
+# --- notebook 12: wss:// -------------------------------------------------------------------------
+
+
+def test_tls_records_ladder_shows_what_the_key_log_reveals() -> None:
+    from wslib.lab.dissect import conversations
+
+    path = Path(__file__).resolve().parent.parent / "data" / "pcaps" / "wss-echo-123-456.pcap"
+    (sealed,) = conversations(path)
+    (opened,) = conversations(path, keylog=path.with_suffix(".keys"))
+    before = texts(drawings.draw_tls_records(sealed))
+    after = texts(drawings.draw_tls_records(opened))
+    n = len(sealed.tls.records)  # type: ignore[union-attr]
+    assert sum("application_data" in t for t in before) > sum(
+        "application_data" in t for t in after
+    )
+    assert sum("inside" in t for t in after) > 0 and not any("inside" in t for t in before)
+    assert len([t for t in after if " B" in t]) == n
+    plt.close("all")
+    with pytest.raises(ValueError, match="not a TLS"):
+        drawings.draw_tls_records(conversations(path.with_name("echo-123-456.pcap"))[0])
+
+
+def test_record_sizes_plot_has_one_point_per_row() -> None:
+    rows = [("c2s", 1, 28), ("s2c", 1, 24), ("c2s", 1000, 1029)]
+    ax = drawings.draw_record_sizes(rows)
+    offsets = [len(c.get_offsets()) for c in ax.collections]
+    assert sorted(offsets) == [1, 2]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    plt.close("all")

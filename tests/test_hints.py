@@ -206,3 +206,23 @@ def test_section_references_in_hints_point_at_the_right_heading(notebook: str, a
     assert cited, "no section cited"
     for number in cited:
         assert about in headings.get(number, ""), f"section {number} is {headings.get(number)!r}"
+
+
+# --- notebook 14 ----------------------------------------------------------------------------------
+
+
+def test_cluster_hints_name_each_mistake_and_keep_the_answer() -> None:
+    from wslib.exercises.nb14 import ID_SETS, _id
+
+    answers = wrong_answers("14")
+    texts = {(name, answer.__name__): hint(name, answer) for name, answer in answers}
+    for (name, _), text in texts.items():
+        for giveaway in ("the answer is", "should be", "should return"):
+            assert giveaway not in text.lower(), f"{name}: {text}"
+        if name == "14.newest-id":  # the newest ID is never named, outside the list quoted
+            ids = next(ids for ids in ID_SETS if str(ids) in text)
+            assert f"'{max(ids, key=_id)}'" not in text.replace(str(ids), ""), text
+    per_exercise: dict[str, set[str]] = {}
+    for (name, _), text in texts.items():
+        per_exercise.setdefault(name, set()).add(text)
+    assert all(len(found) == 3 for found in per_exercise.values()), per_exercise

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent / "wslib"
 #: Layers, bottom first. ``wslib`` itself (``__init__``) re-exports the core and wslib.sync.
 LAYERS = ["core", "sync", "lab", "exercises"]
 #: Command-line entry points (``python -m wslib.dump``) may start a layer above them.
-ENTRY_POINTS = {"wslib.dump", "wslib.conformance"}
+ENTRY_POINTS = {"wslib.dump", "wslib.conformance", "wslib.cluster"}
 
 
 def module_name(path: Path) -> str:

@@ -73,6 +73,19 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "client heartbeat": ("nginx",),
         "heartbeat capture": ("nginx", "capture privileges"),
     },
+    "12-wss.ipynb": {
+        "echo": ("capture privileges",),
+        "sizes": ("capture privileges",),
+        "nginx": ("nginx", "capture privileges"),
+    },
+    "14-cluster.ipynb": {
+        "cluster": ("redis-server", "nginx"),
+        "resp": ("redis-server", "nginx"),
+        "path capture": ("redis-server", "nginx", "capture privileges"),
+        "failover": ("redis-server", "nginx"),
+        "graceful": ("redis-server", "nginx"),
+        "fanout": ("redis-server", "nginx"),
+    },
 }
 
 

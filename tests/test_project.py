@@ -37,8 +37,8 @@ def pip_requirements() -> dict[str, str]:
 
 
 # conda-forge names of the PyPI packages, where they differ
-CONDA_TO_PIP: dict[str, str] = {}
-SYSTEM_PACKAGES = {"python", "pip", "nginx", "libpcap", "wireshark"}
+CONDA_TO_PIP: dict[str, str] = {"redis-py": "redis"}
+SYSTEM_PACKAGES = {"python", "pip", "nginx", "libpcap", "wireshark", "redis-server"}
 
 
 def conda_requirements() -> dict[str, str]:

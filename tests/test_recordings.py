@@ -90,9 +90,12 @@ def test_the_manifest_gives_the_regeneration_command() -> None:
 CONNECTIONS: dict[str, int | None] = {
     "http10-123-456": 2,
     "nginx-both-legs": 2,
+    "nginx-tls-both-legs": 2,
     "idle-timeout-kill": 2,
     "heartbeat-keeps-alive": 2,
     "polling-vs-websocket": None,
+    # Every leg and Redis connection, plus the start-up probes (each "does it accept yet?").
+    "cluster-path": None,
 }
 
 

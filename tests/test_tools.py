@@ -16,6 +16,7 @@ def test_report_lists_every_capability() -> None:
         "nginx",
         "chromium",
         "chromedriver",
+        "redis-server",
     ]
 
 

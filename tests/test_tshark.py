@@ -6,6 +6,8 @@ For every capture in data/pcaps/, and for synthetic captures that hold the hard 
 wslib decodes: packet number, tcp.stream, opcode, FIN, MASK, payload length, text, close code
 and reason, ping/pong payload. tshark is told that the server's port speaks HTTP (``-d
 tcp.port==PORT,http``), since a random port is not one Wireshark recognises on its own.
+A ``wss://`` capture ships with its key log (``NAME.keys``): both sides decrypt with it
+(tshark's ``tls.keylog_file``; its TLS port is decoded as ``tls``, then ``http`` inside).
 """
 
 from __future__ import annotations
@@ -37,12 +39,42 @@ PCAPS = sorted((ROOT / "data" / "pcaps").glob("*.pcap"))
 BIG = 1 << 24  # keep whole payloads: tshark shows them whole
 
 
-def tshark_frames(path: Path, ports: set[int], *, cut: bool = False) -> list[dict[str, Any]]:
+def keylog_for(path: Path) -> Path | None:
+    """The key log shipped beside a wss:// capture (``NAME.keys``), if any."""
+    keys = path.with_suffix(".keys")
+    return keys if keys.exists() else None
+
+
+def decode_as(
+    path: Path, ports: set[int], tls_ports: set[int] | frozenset[int] = frozenset()
+) -> list[str]:
+    """tshark's options: HTTP on ``ports``; TLS then HTTP on ``tls_ports``, with the key log."""
+    options = []
+    for port in sorted(ports - tls_ports):
+        options += ["-d", f"tcp.port=={port},http"]
+    for port in sorted(tls_ports):
+        options += ["-d", f"tcp.port=={port},tls", "-d", f"tls.port=={port},http"]
+    keylog = keylog_for(path)
+    if keylog is not None:
+        options += ["-o", f"tls.keylog_file:{keylog}"]
+    return options
+
+
+def tls_ports(convs: list[Conversation]) -> set[int]:
+    return {c.server.port for c in convs if c.tls is not None}
+
+
+def tshark_frames(
+    path: Path,
+    ports: set[int],
+    *,
+    cut: bool = False,
+    tls: set[int] | frozenset[int] = frozenset(),
+) -> list[dict[str, Any]]:
     """Every WebSocket frame tshark reports, as a dict of the compared fields. ``cut``: the
-    file ends inside a record (tshark decodes what comes before, then exits with status 2)."""
-    command = [TSHARK or "tshark", "-r", str(path), "-n"]
-    for port in sorted(ports):
-        command += ["-d", f"tcp.port=={port},http"]
+    file ends inside a record (tshark decodes what comes before, then exits with status 2).
+    ``tls``: the ports that speak TLS."""
+    command = [TSHARK or "tshark", "-r", str(path), "-n", *decode_as(path, ports, tls)]
     command += [
         "-o", "tcp.desegment_tcp_streams:TRUE",
         "-o", "tcp.reassemble_out_of_order:TRUE",
@@ -123,10 +155,10 @@ def wslib_frames(convs: list[Conversation]) -> list[dict[str, Any]]:
 
 
 def compare(path: Path) -> int:
-    convs = conversations(path, max_payload=BIG)
+    convs = conversations(path, max_payload=BIG, keylog=keylog_for(path))
     assert convs, f"wslib found no WebSocket conversation in {path.name}"
     ours = wslib_frames(convs)
-    theirs = tshark_frames(path, {c.server.port for c in convs})
+    theirs = tshark_frames(path, {c.server.port for c in convs}, tls=tls_ports(convs))
     assert len(theirs) == len(ours), f"tshark: {len(theirs)} frames, wslib: {len(ours)}"
     for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert a == b, f"frame {i} differs"
@@ -137,8 +169,7 @@ def http_lines(path: Path, convs: list[Conversation]) -> tuple[list[Any], list[A
     """HTTP start lines: wslib's, and the same rebuilt from tshark's http.* fields."""
     ours = sorted((m.packet, c.stream, m.start_line) for c in convs for m in c.http_messages)
     command = [TSHARK or "tshark", "-r", str(path), "-n"]
-    for port in sorted({c.server.port for c in convs}):
-        command += ["-d", f"tcp.port=={port},http"]
+    command += decode_as(path, {c.server.port for c in convs}, tls_ports(convs))
     fields = ["frame.number", "tcp.stream", "http.request.method", "http.request.uri",
               "http.request.version", "http.response.version", "http.response.code",
               "http.response.phrase"]  # fmt: skip
@@ -156,8 +187,9 @@ def http_lines(path: Path, convs: list[Conversation]) -> tuple[list[Any], list[A
 
 @pytest.mark.parametrize("path", PCAPS, ids=[p.name for p in PCAPS])
 def test_shipped_capture_matches_tshark(path: Path) -> None:
-    convs = conversations(path, http=True)
+    convs = conversations(path, http=True, keylog=keylog_for(path))
     assert convs, f"wslib found nothing in {path.name}"
+    assert all(c.kind != "tls" for c in convs), "a TLS connection was not decrypted"
     ours, theirs = http_lines(path, convs)
     assert ours == theirs  # the same HTTP messages, in the same packets and streams
     if all(c.kind == "http" for c in convs):  # plain HTTP (HTTP/1.0 polling): no frames

@@ -14,9 +14,11 @@ The package has three layers, and imports only point down (a test checks it):
    - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
    - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
    - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
+   - :mod:`wslib.tls`: ``wss://``'s SSL contexts (verification on), the key log, clear errors.
+   - :mod:`wslib.reconnect`: when and how soon a client comes back (close codes, backoff).
 
 2. **One subpackage per I/O model** on top of that core: :mod:`wslib.sync` (blocking sockets and
-   threads: :func:`serve`, :func:`connect`).
+   threads: :func:`serve`, :func:`connect`, :func:`reconnecting`).
 
 3. **The series' instruments**, :mod:`wslib.lab` (import them by name: they load scapy or
    matplotlib, which ``import wslib`` does not): live capture (:mod:`wslib.lab.capture`), the
@@ -31,6 +33,7 @@ The package has three layers, and imports only point down (a test checks it):
 
 from __future__ import annotations
 
+from . import tls as tls  # wss://: wslib.tls.client_context(...), wslib.tls.server_context(...)
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -79,13 +82,23 @@ from .protocol import (
     State,
     TextMessage,
 )
+from .reconnect import Backoff
 from .streams import StreamReader
-from .sync import ClientConnection, Server, ServerConnection, SyncConnection, connect, serve
+from .sync import (
+    ClientConnection,
+    Server,
+    ServerConnection,
+    SyncConnection,
+    connect,
+    reconnecting,
+    serve,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GUID",
+    "Backoff",
     "BinaryMessage",
     "ClientConnection",
     "Close",
@@ -136,6 +149,7 @@ __all__ = [
     "connect",
     "generate_key",
     "parse_token_list",
+    "reconnecting",
     "reject",
     "serve",
 ]

@@ -120,7 +120,15 @@ class HeadTooLarge(InvalidRequest):
 
 
 class InvalidResponse(HandshakeError):
-    """A server's handshake response is wrong (RFC 6455 §4.1): the client fails the connection."""
+    """A server's handshake response is wrong (RFC 6455 §4.1): the client fails the connection.
+
+    ``status`` is the HTTP status when the server answered something other than 101 (a 403 from
+    an origin check, a 503 from a busy server or a proxy without upstream), else None.
+    """
+
+    def __init__(self, *args: object, status: int | None = None) -> None:
+        super().__init__(*args)
+        self.status = status
 
 
 # --- data framing (RFC 6455 §5) ------------------------------------------------------------------

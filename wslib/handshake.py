@@ -846,7 +846,8 @@ def check_response(response: Response, key: str, *, subprotocols: Sequence[str] 
         detail = f": {_quote(explanation[0], 120)}" if explanation else ""
         raise InvalidResponse(
             f"expected status 101 Switching Protocols, got {response.status} "
-            f"{response.reason}{detail}"
+            f"{response.reason}{detail}",
+            status=response.status,
         )
     headers = response.headers
     # §4.1 item 2: "If the response lacks an |Upgrade| header field or the |Upgrade| header field

@@ -174,6 +174,8 @@ class Capture:
         self.filter: str | None = bpf_filter(self.ports) if use_bpf else None
         self.timed_out = False
         self.dropped: int | None = None
+        #: wss://: the NSS key log of the TLS sessions captured, written beside the file by write()
+        self.keylog: str | None = None
         self._packets: list[Any] = []
         self._sniffer: Any = None
         self._socket: Any = None
@@ -324,7 +326,8 @@ class Capture:
         """Save the packets as a classic pcap file (what Wireshark, tshark and scapy all read).
 
         On Linux the link type is Ethernet with zero MAC addresses: that is how the kernel
-        presents loopback to a raw socket (and what ``tcpdump -i lo`` writes too).
+        presents loopback to a raw socket (and what ``tcpdump -i lo`` writes too). With a
+        :attr:`keylog`, it goes beside the file as ``NAME.keys`` (what ``--keylog`` reads).
         """
         from scapy.utils import wrpcap
 
@@ -335,6 +338,8 @@ class Capture:
             wrpcap(str(target), packets)
         else:
             wrpcap(str(target), [], linktype=1)  # DLT_EN10MB, as on Linux loopback
+        if self.keylog is not None:
+            target.with_suffix(".keys").write_text(self.keylog, encoding="ascii")
         return target
 
     def __len__(self) -> int:

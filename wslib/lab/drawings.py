@@ -13,6 +13,8 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
     drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
     drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
+    drawings.draw_tls_records(conversation)                     # notebook 12: a wss:// ladder
+    drawings.draw_record_sizes(rows)                            # notebook 12: what size leaks
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -40,6 +42,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
@@ -55,6 +58,8 @@ __all__ = [
     "MIN_BAR_S",
     "OUTCOME_COLOURS",
     "PALETTE",
+    "REDIS_COLOUR",
+    "SERVER_COLOURS",
     "SILENCE_COLOURS",
     "STATE_COLOURS",
     "STRATEGY_COLOURS",
@@ -65,16 +70,22 @@ __all__ = [
     "FrameField",
     "connection_lanes",
     "draw_bills",
+    "draw_cluster",
+    "draw_failover",
+    "draw_fanout",
     "draw_frame",
     "draw_keepalive",
     "draw_minute",
     "draw_outcomes",
+    "draw_path",
     "draw_polling",
     "draw_ratios",
+    "draw_record_sizes",
     "draw_run",
     "draw_states",
     "draw_throughput",
     "draw_timeline",
+    "draw_tls_records",
     "fit_between",
     "short",
     "size_label",
@@ -108,6 +119,7 @@ COLOURS = {
     "polling": PALETTE["orange"],  # a short-lived HTTP connection
     "websocket": PALETTE["blue"],  # a WebSocket connection
     "call": PALETTE["yellow"],  # a method the application calls
+    "tls": PALETTE["bluish green"],  # TLS records: the handshake, and what cannot be read
 }
 
 
@@ -1179,3 +1191,311 @@ def draw_bills(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# --- notebook 12: wss:// as TLS records -----------------------------------------------------------
+
+
+def _record_colour(record: Any) -> Any:
+    """Undecrypted records all look alike (TLS colour); decrypted ones take their content's."""
+    if record.encrypted and record.inner_type is None:
+        return COLOURS["tls"]
+    return {
+        "handshake": tint(COLOURS["tls"], 0.45),
+        "change_cipher_spec": COLOURS["tcp"],
+        "alert": COLOURS["control"],
+        "application_data": COLOURS["data"],
+    }.get(record.kind, COLOURS["marker"])
+
+
+def draw_tls_records(
+    conversation: Any, *, title: str | None = None, max_records: int = 40, ax: Axes | None = None
+) -> Axes:
+    """A ladder of one connection's TLS records (:attr:`Conversation.tls`), in wire order.
+
+    Each arrow is a record, client (left) to server (right) or back, labelled with its content
+    type and its length on the wire. Without the key log every encrypted record is the same
+    green "application_data": that is all an observer sees. With it, the real content types
+    show (the encrypted handshake, the HTTP upgrade and the frames inside "application_data").
+    """
+    tls = conversation.tls
+    if tls is None:
+        raise ValueError("not a TLS conversation: no records to draw")
+    records = tls.records[:max_records]
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(7, 0.32 * len(records) + 1.4), layout="constrained")
+    for x in (0.0, 1.0):
+        ax.plot([x, x], [-0.6, len(records) - 0.4], color=COLOURS["tcp"], linewidth=2)
+    for y, record in enumerate(records):
+        start, end = (0.0, 1.0) if record.direction == "c2s" else (1.0, 0.0)
+        colour = _record_colour(record)
+        ax.annotate(
+            "",
+            xy=(end, y),
+            xytext=(start, y),
+            arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.6},
+        )
+        label = f"{record.kind} {5 + record.length} B"
+        if record.plaintext_length is not None:
+            label += f"  ({record.plaintext_length} B inside)"
+        ax.text(0.5, y - 0.12, label, ha="center", va="bottom", fontsize=8, color="black")
+    ax.set_xlim(-0.25, 1.25)
+    ax.set_ylim(len(records) - 0.3, -1.2)
+    ax.text(0.0, -0.9, f"client\n{conversation.client}", ha="center", fontsize=9)
+    ax.text(1.0, -0.9, f"server\n{conversation.server}", ha="center", fontsize=9)
+    ax.axis("off")
+    shown = f"{len(records)} of {len(tls.records)}" if len(tls.records) > len(records) else ""
+    ax.set_title(title or f"{tls.version} records {shown}".strip(), fontsize=10)
+    return ax
+
+
+def draw_record_sizes(rows: Sequence[tuple[str, int, int]], *, ax: Axes | None = None) -> Axes:
+    """Message size against the bytes of TLS records that carried it, log-log.
+
+    ``rows``: ``(direction, message bytes, record bytes)`` (:func:`wslib.lab.wss.record_sizes`).
+    The dashed line is "record = message": the points sit just above it, a constant overhead
+    (record header, frame header, authentication tag) apart. Encryption hides the content,
+    not the size.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
+    for direction, marker, label in (
+        ("c2s", "o", "client → server"),
+        ("s2c", "s", "server → client"),
+    ):
+        points = [(m, r) for d, m, r in rows if d == direction]
+        if points:
+            colour = COLOURS["data"] if direction == "c2s" else PALETTE["orange"]
+            xs, ys = [m for m, _ in points], [r for _, r in points]
+            ax.scatter(xs, ys, marker=marker, s=40, color=colour, label=label)
+    top = max((max(m, r) for _, m, r in rows), default=10) * 2
+    ax.plot([1, top], [1, top], linestyle="--", color=COLOURS["marker"], linewidth=1)
+    ax.text(top / 1.5, top / 1.3, "record = message", ha="right", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("TLS bytes on the wire (bytes)")
+    ax.legend(loc="upper left", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+# --- notebook 14: the cluster ---------------------------------------------------------------
+
+#: Redis traffic (RESP) in notebook 14's pictures; WebSocket frames keep COLOURS["data"].
+REDIS_COLOUR = PALETTE["bluish green"]
+#: One colour per server of a cluster, A, B, C, D (and the marks of messages they delivered).
+SERVER_COLOURS = [
+    PALETTE["blue"],
+    PALETTE["orange"],
+    PALETTE["reddish purple"],
+    PALETTE["sky blue"],
+]
+
+
+def _box(ax: Axes, x: float, y: float, text: str, colour: str, width: float = 0.17) -> None:
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - 0.06),
+            width,
+            0.12,
+            boxstyle="round,pad=0.01",
+            facecolor=tint(colour, 0.7),
+            edgecolor=colour,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=9)
+
+
+def draw_cluster(servers: int = 3, *, mode: str = "pub/sub", ax: Axes | None = None) -> Axes:
+    """The cluster of notebook 14: clients, one nginx, ``servers`` servers, Redis between them."""
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(8.5, 3.4), layout="constrained")
+    ys = [0.5] if servers == 1 else [0.85 - 0.7 * i / (servers - 1) for i in range(servers)]
+    for i, y in enumerate(ys):
+        _box(ax, 0.08, y, "clients\n(browsers)", PALETTE["grey"], width=0.13)
+        ax.annotate("", (0.3, 0.5), (0.15, y), arrowprops={"arrowstyle": "->", "color": "grey"})
+        colour = SERVER_COLOURS[i % len(SERVER_COLOURS)]
+        _box(ax, 0.58, y, f"server {chr(65 + i)}\n(wslib.serve)", colour)
+        ax.annotate("", (0.49, y), (0.41, 0.5), arrowprops={"arrowstyle": "->", "color": "grey"})
+        ax.annotate(
+            "",
+            (0.82, 0.5),
+            (0.67, y),
+            arrowprops={"arrowstyle": "<->", "color": REDIS_COLOUR, "linewidth": 1.5},
+        )
+    _box(ax, 0.355, 0.5, "nginx\nround robin", PALETTE["grey"], width=0.11)
+    _box(ax, 0.9, 0.5, f"Redis\n{mode}", REDIS_COLOUR, width=0.15)
+    ax.text(0.2, 0.03, "WebSocket (ws://…/chat)", ha="center", fontsize=8, color="grey")
+    ax.text(0.75, 0.03, "RESP: publish / subscribe", ha="center", fontsize=8, color=REDIS_COLOUR)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    return ax
+
+
+def draw_path(
+    hops: Sequence[Any], lanes: Sequence[str], *, title: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """One message's hops (:class:`wslib.lab.path.Hop`) between ``lanes``, time going down.
+
+    One row per hop, evenly spaced, its time (ms since the first hop) in the left margin; an
+    arrow from the sender's lane to the receiver's, blue for a WebSocket frame, green for Redis.
+    """
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 0.32 * len(hops) + 1.4), layout="constrained")
+    x = {name: i for i, name in enumerate(lanes)}
+    for name, i in x.items():
+        ax.plot([i, i], [-0.3, len(hops) - 0.3], color=PALETTE["grey"], linewidth=1)
+        ax.text(i, -0.6, name.strip(), ha="center", va="bottom", fontsize=9, weight="bold")
+    for row, hop in enumerate(hops):
+        colour = REDIS_COLOUR if hop.kind == "redis" else COLOURS["data"]
+        a, b = x[hop.source], x[hop.target]
+        ax.annotate(
+            "",
+            (b, row + 0.25),
+            (a, row),
+            arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.3},
+        )
+        ax.text(
+            (a + b) / 2,
+            row + 0.05,
+            hop.label,
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+            color=colour,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
+        )
+        ax.text(-0.6, row + 0.1, f"{hop.time * 1000:7.2f} ms", ha="right", fontsize=7.5)
+    ax.set_xlim(-1.5, len(lanes) - 0.5)
+    ax.set_ylim(len(hops), -1.0)
+    ax.axis("off")
+    handles = [
+        Line2D([], [], color=COLOURS["data"], label="WebSocket frame"),
+        Line2D([], [], color=REDIS_COLOUR, label="Redis command or reply (RESP)"),
+    ]
+    ax.legend(handles=handles, loc="upper right", bbox_to_anchor=(1.0, 0.0), fontsize=8, ncols=2)
+    if title:
+        ax.set_title(title, fontsize=10, pad=18)
+    return ax
+
+
+def draw_failover(results: Sequence[Any], *, title: str | None = None) -> Figure:
+    """One panel per :class:`wslib.lab.failover.FailoverResult`: a row per client, time across.
+
+    A tick per message a client received, coloured by the server it came through; a grey band
+    while the client was away (from the close to the next open, its close code written on it);
+    a black ✕ at the time each message it never got was sent; the dashed line is when the
+    server died.
+    """
+    fig, axes = plt.subplots(
+        len(results),
+        1,
+        figsize=(9.5, 1.0 + 0.42 * sum(len(r.clients) + 1.5 for r in results)),
+        layout="constrained",
+        squeeze=False,
+    )
+    end = max(r.sent / r.rate for r in results) + 0.15
+    for ax, result in zip(axes[:, 0], results, strict=True):
+        for row, client in enumerate(result.clients):
+            node_at = []  # (time the connection opened, its server)
+            opens = [a.at for a in client.history if a.kind == "open"]
+            for at, node in zip(opens, client.nodes, strict=False):
+                node_at.append((at, node))
+            for at, _n in zip(client.arrived, client.received, strict=True):
+                node = next((nd for t, nd in reversed(node_at) if t <= at), client.nodes[0])
+                colour = SERVER_COLOURS[(ord(node) - 65) % len(SERVER_COLOURS)]
+                ax.plot([at, at], [row - 0.3, row + 0.3], color=colour, linewidth=0.8)
+            closes = [a for a in client.history if a.kind == "closed"]
+            for closed in closes[:-1] if len(opens) > len(closes) - 1 else closes:
+                later = [t for t in opens if t > closed.at]
+                if not later:
+                    continue
+                ax.add_patch(
+                    Rectangle(
+                        (closed.at, row - 0.4),
+                        later[0] - closed.at,
+                        0.8,
+                        facecolor=tint(PALETTE["grey"], 0.6),
+                        edgecolor="none",
+                    )
+                )
+                ax.text(later[0] + 0.02, row - 0.42, f"{closed.code}", fontsize=7, va="bottom")
+            lost = result.lost(client)
+            if lost:
+                ax.plot(
+                    [n / result.rate for n in lost],
+                    [row] * len(lost),
+                    "x",
+                    color=COLOURS["error"],
+                    markersize=5,
+                )
+        ax.axvline(result.killed_at, color="black", linestyle="--", linewidth=1)
+        what = "SIGKILL" if result.how == "kill" else "SIGTERM: close 1012"
+        ax.text(result.killed_at, -0.9, f" server {result.victim} stops ({what})", fontsize=8)
+        ax.set_yticks(
+            range(len(result.clients)),
+            [f"client {i} ({' → '.join(c.nodes)})" for i, c in enumerate(result.clients)],
+            fontsize=8,
+        )
+        ax.set_ylim(len(result.clients) - 0.4, -1.2)
+        ax.set_xlim(-0.05, end)
+        ax.set_title(
+            f"{result.mode}: {result.total_lost} messages lost "
+            f"({result.sent} sent to each of {len(result.clients)} clients)",
+            fontsize=10,
+            loc="left",
+        )
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1, 0].set_xlabel("seconds since the first message")
+    servers = sorted({n for r in results for c in r.clients for n in c.nodes})
+    handles: list[Artist] = [
+        Line2D([], [], color=SERVER_COLOURS[(ord(n) - 65) % 4], label=f"received via {n}")
+        for n in servers
+    ]
+    handles += [
+        Rectangle((0, 0), 1, 1, facecolor=tint(PALETTE["grey"], 0.6), label="away (close code)"),
+        Line2D([], [], marker="x", linestyle="", color=COLOURS["error"], label="lost"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def draw_fanout(
+    latencies: Mapping[int, Mapping[str, Sequence[float]]], *, ax: Axes | None = None
+) -> Axes:
+    """Delivery time (ms) against the number of servers: p50 and p99, same server vs cross.
+
+    ``latencies[n]`` is :func:`wslib.lab.failover.fanout_latency`'s result for ``n`` servers.
+    """
+    import statistics
+
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+    counts = sorted(latencies)
+    styles = {"same": (COLOURS["data"], "o"), "cross": (REDIS_COLOUR, "s")}
+    for where, (colour, marker) in styles.items():
+        xs = [n for n in counts if len(latencies[n].get(where, ())) >= 2]
+        if not xs:
+            continue
+        p50 = [1000 * statistics.median(latencies[n][where]) for n in xs]
+        p99 = [
+            1000 * statistics.quantiles(latencies[n][where], n=100, method="inclusive")[98]
+            for n in xs
+        ]
+        name = "same server" if where == "same" else "another server (through Redis)"
+        ax.plot(xs, p50, marker=marker, color=colour, label=f"{name}: p50")
+        ax.plot(xs, p99, marker=marker, color=colour, linestyle="--", label=f"{name}: p99")
+    ax.set_xticks(counts)
+    ax.set_xlabel("servers in the cluster")
+    ax.set_ylabel("send → receive (ms)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax

@@ -1,8 +1,10 @@
-"""``python -m wslib.dump FILE.pcap [--port N]``: print the WebSocket conversations of a capture.
+"""``python -m wslib.dump FILE.pcap [--port N] [--keylog FILE]``: print a capture's WebSockets.
 
 Like a packet dissector's text output: for each connection, the TCP events, the HTTP upgrade,
 then one line per frame (time, direction, opcode, FIN, MASK, payload length, a preview of the
-payload or the close code), and a summary of how the connection ended. Decoding is
+payload or the close code), and a summary of how the connection ended. A ``wss://``
+connection shows one ``TLS:`` line: decrypted with ``--keylog`` (an NSS key log, what
+``SSLKEYLOGFILE`` writes), else "encrypted: N TLS records, pass --keylog". Decoding is
 :mod:`wslib.lab.dissect`'s; this module only prints.
 """
 
@@ -23,6 +25,7 @@ from .dissect import (
     dissect,
     timeline,
 )
+from .dissect.tls import KeyLog
 
 __all__ = ["format_conversation", "main"]
 
@@ -35,8 +38,9 @@ exit status:
      kill -9) is decoded up to the cut, with one warning line that says where.
   2  wrong command-line usage
 
-example:
+examples:
   python -m wslib.dump data/pcaps/echo-123-456.pcap
+  python -m wslib.dump data/pcaps/wss-echo-123-456.pcap --keylog data/pcaps/wss-echo-123-456.keys
 """
 
 _ARROW = {"c2s": "C→S", "s2c": "S→C"}
@@ -77,6 +81,8 @@ def format_conversation(conversation: Conversation, origin: float | None = None)
         f"== tcp.stream {conversation.stream}: client {conversation.client} -> server "
         f"{conversation.server}{kind}"
     ]
+    if conversation.tls is not None:
+        lines.append(f"   TLS: {conversation.tls.summary()}")
     lines += [_line(event, start) for event in timeline(conversation)]
     ended = conversation.ended
     if conversation.close_code is not None:
@@ -115,11 +121,21 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         help="also print connections that carried plain HTTP without an upgrade "
         "(for instance HTTP/1.0 polling)",
     )
+    parser.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="an NSS key log file (what SSLKEYLOGFILE writes) to decrypt wss:// connections",
+    )
     args = parser.parse_args(argv)
     if args.port is not None and not 0 < args.port < 65536:
         parser.error(f"--port must be between 1 and 65535, not {args.port}")
     try:
-        result = dissect(args.file, port=args.port, http=args.http)
+        keylog = None if args.keylog is None else KeyLog.load(args.keylog)
+    except OSError as exc:
+        print(f"wslib.dump: error: cannot read the key log: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = dissect(args.file, port=args.port, http=args.http, keylog=keylog)
     except PcapError as exc:
         print(f"wslib.dump: error: {exc}", file=sys.stderr)
         return 1

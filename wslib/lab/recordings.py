@@ -36,7 +36,7 @@ from ..streams import StreamReader
 from ..sync.client import connect
 from ..sync.connection import read_until_parsed
 from ..sync.server import Server, ServerConnection, serve
-from . import jupyter, polling, proxy
+from . import failover, jupyter, polling, proxy, wss
 from .capture import Capture, CaptureUnavailable, capture
 from .scenario import Scenario
 from .tools import PCAP_DIR, nginx, without_proxy_variables
@@ -339,12 +339,14 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
-# The captures of notebooks 07 (wslib.lab.polling), 08-09 (wslib.lab.proxy) and 06's JupyterLab
-# section (wslib.lab.jupyter) are made by those modules; they join this table so that one command
-# regenerates every shipped capture.
+# The captures of notebooks 07 (wslib.lab.polling), 08-09 (wslib.lab.proxy), 06's JupyterLab
+# section (wslib.lab.jupyter) and 14 (wslib.lab.failover) are made by those modules; they join
+# this table so that one command regenerates every shipped capture.
 SCENARIOS.update(polling.SCENARIOS)
 SCENARIOS.update(proxy.SCENARIOS)
 SCENARIOS.update(jupyter.SCENARIOS)
+SCENARIOS.update(wss.SCENARIOS)  # notebook 12: wss://, each capture with its key log (.keys)
+SCENARIOS.update(failover.SCENARIOS)
 
 
 def record(

@@ -123,6 +123,11 @@ def nginx() -> Tool:
     )
 
 
+def redis_server() -> Tool:
+    """The Redis server, the message broker between the servers of notebook 14's cluster."""
+    return _program("redis-server", "redis-server", "redis", "redis-server")
+
+
 def tshark() -> Tool:
     """Wireshark's command-line dissector, to cross-check wslib's decoding."""
     return _program("tshark", "tshark", "wireshark", "wireshark")
@@ -169,7 +174,15 @@ def chromedriver() -> Tool:
 
 def report() -> list[Tool]:
     """Every optional capability, in the order the notebooks need them."""
-    return [capture_privileges(), libpcap(), tshark(), nginx(), chromium(), chromedriver()]
+    return [
+        capture_privileges(),
+        libpcap(),
+        tshark(),
+        nginx(),
+        chromium(),
+        chromedriver(),
+        redis_server(),
+    ]
 
 
 #: The environment variables through which HTTP clients find a proxy (lower and upper case).

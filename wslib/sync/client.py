@@ -15,13 +15,16 @@ response"), then hands the socket to a :class:`ClientConnection`: the same
 protocol, which masks every frame it sends (§5.3). Like the server's, one reader thread per
 connection reads the socket, answers pings and close frames and sends keepalive pings.
 
-Only ``ws://``: TLS (``wss://``) is not covered by this series. The client connects directly
-to the host in the URL and never uses the ``http_proxy``/``https_proxy`` environment variables.
+``wss://`` is the same inside TLS (RFC 6455 §4.1, §11.1.2): after TCP, the TLS handshake
+(:mod:`wslib.tls` makes the context; the server's certificate and host name are verified), then
+the upgrade. The client connects directly to the host in the URL and never uses the
+``http_proxy``/``https_proxy`` environment variables.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl as _ssl
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -33,6 +36,7 @@ from ..handshake import Headers, Request, Response, check_response, client_reque
 from ..messages import MAX_FRAGMENTS
 from ..protocol import Connection, Side
 from ..streams import StreamReader
+from ..tls import client_context, explain_tls_failure
 from .connection import SyncConnection, Trace, _frame_tracer, make_tracer, read_until_parsed
 
 __all__ = ["ClientConnection", "WebSocketURI", "connect", "parse_uri"]
@@ -40,38 +44,35 @@ __all__ = ["ClientConnection", "WebSocketURI", "connect", "parse_uri"]
 
 @dataclass(frozen=True)
 class WebSocketURI:
-    """The parts of a ``ws://`` URL that the handshake needs (RFC 6455 §3)."""
+    """The parts of a ``ws://`` or ``wss://`` URL that the handshake needs (RFC 6455 §3)."""
 
     host: str
     port: int
     resource_name: str  # the path and query: "/chat?room=1"
+    secure: bool = False  # wss://: TLS first (RFC 6455 §3: "secure" flag)
 
     @property
     def authority(self) -> str:
-        """The ``Host`` header: the port only when it is not the default 80 (RFC 6455 §4.1)."""
+        """The ``Host`` header: the port only when not the default, 80 or 443 (RFC 6455 §4.1)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == 80 else f"{host}:{self.port}"
+        return host if self.port == (443 if self.secure else 80) else f"{host}:{self.port}"
 
 
 def parse_uri(uri: str) -> WebSocketURI:
-    """Split a ``ws://host[:port][/path][?query]`` URL (RFC 6455 §3).
+    """Split a ``ws://`` or ``wss://host[:port][/path][?query]`` URL (RFC 6455 §3).
 
-    Raises :class:`~wslib.exceptions.InvalidURI` for another scheme, ``wss://`` (TLS is not
-    covered by this series), a missing host, user info, or a fragment (§3: "Fragment identifiers
-    are meaningless in the context of WebSocket URIs and MUST NOT be used").
+    The default port is 80 for ``ws://`` and 443 for ``wss://`` (§3). Raises
+    :class:`~wslib.exceptions.InvalidURI` for another scheme, a missing host, user info, or a
+    fragment (§3: "Fragment identifiers are meaningless in the context of WebSocket URIs and
+    MUST NOT be used").
     """
     try:
         parts = urllib.parse.urlsplit(uri)
         port = parts.port
     except ValueError as exc:
         raise InvalidURI(f"{uri!r} is not a valid URL: {exc}") from None
-    if parts.scheme == "wss":
-        raise InvalidURI(
-            f"{uri!r}: wss:// means WebSocket over TLS, which is not covered by this series; "
-            "use ws://, or a TLS-capable client such as the websockets library"
-        )
-    if parts.scheme != "ws":
-        raise InvalidURI(f"{uri!r} is not a ws:// URL (RFC 6455 §3)")
+    if parts.scheme not in ("ws", "wss"):
+        raise InvalidURI(f"{uri!r} is not a ws:// or wss:// URL (RFC 6455 §3)")
     if not parts.hostname:
         raise InvalidURI(f"{uri!r} has no host")
     if parts.username is not None or parts.password is not None:
@@ -83,7 +84,10 @@ def parse_uri(uri: str) -> WebSocketURI:
         resource += "?" + parts.query
     # Request paths are ASCII: escape anything else as the RFC 3986 percent-encoding.
     resource = urllib.parse.quote(resource, safe="/?&=%:@!$'()*+,;~-._")
-    return WebSocketURI(parts.hostname, 80 if port is None else port, resource)
+    secure = parts.scheme == "wss"
+    if port is None:
+        port = 443 if secure else 80
+    return WebSocketURI(parts.hostname, port, resource, secure)
 
 
 class ClientConnection(SyncConnection):
@@ -128,10 +132,13 @@ def connect(
     close_timeout: float = 10.0,
     message_timeout: float | None = None,
     trace: Trace = False,
+    ssl: _ssl.SSLContext | None = None,
 ) -> ClientConnection:
-    """Open a WebSocket connection to ``uri`` (``ws://host:port/path``); return it open.
+    """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://host:port/path``); return it.
 
-    - ``timeout=10.0``: for the TCP connection and the whole opening handshake.
+    - ``timeout=10.0``: for the TCP connection, the TLS handshake and the opening handshake.
+    - ``ssl``: for ``wss://``, the TLS context (:func:`wslib.tls.client_context`); by default
+      one that trusts the system's store and honours ``$SSLKEYLOGFILE``.
     - ``origin``: an ``Origin`` header, as a browser sends (a server may check it).
     - ``subprotocols``: offered in order of preference; ``conn.subprotocol`` tells the choice.
     - ``additional_headers``: more request headers, as ``(name, value)`` pairs.
@@ -139,17 +146,38 @@ def connect(
     - ``max_fragments``, ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
       ``message_timeout``, ``trace``: as for :func:`wslib.serve`.
 
-    Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://``,
+    Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://`` or ``wss://``,
+    :class:`~wslib.tls.CertificateVerificationError` when the server's certificate is not
+    trusted or not for this host,
     :class:`~wslib.exceptions.InvalidResponse` when the server's answer is not a valid 101
     (for example a 403 or a wrong ``Sec-WebSocket-Accept``), :class:`TimeoutError` and
     :class:`OSError` (such as :class:`ConnectionRefusedError`) for the network.
     """
     target = parse_uri(uri)
+    if ssl is not None and not target.secure:
+        raise ValueError(f"ssl= is for wss:// URLs, not {uri!r}")
     deadline = time.monotonic() + timeout
     # create_connection: DNS, then TCP; it never looks at proxy environment variables.
     sock = socket.create_connection((target.host, target.port), timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if target.secure:
+            # RFC 6455 §4.1: "If /secure/ is true, the client MUST perform a TLS handshake over
+            # the connection after opening the connection and before sending the handshake data"
+            context = ssl if ssl is not None else client_context()
+            sock = context.wrap_socket(
+                sock, server_hostname=target.host, do_handshake_on_connect=False
+            )
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                sock.do_handshake()
+            except TimeoutError:
+                raise TimeoutError("the TLS handshake did not finish in time") from None
+            except OSError as error:  # ssl.SSLError is an OSError
+                explained = explain_tls_failure(error, target.authority)
+                if explained is error:
+                    raise
+                raise explained from None
         request = client_request(
             target.authority, target.resource_name, origin=origin, subprotocols=subprotocols
         )

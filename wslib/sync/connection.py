@@ -569,6 +569,10 @@ class SyncConnection:
                         data = self.socket.recv(RECV_SIZE)
                 except BlockingIOError:
                     continue  # poll() said readable, yet nothing was there: wait again
+                except TimeoutError:
+                    # TLS: poll() saw bytes, but not a whole record of application data (a
+                    # record cut in two segments, a TLS 1.3 session ticket): wait again.
+                    continue
                 except OSError:
                     data = b""
                 with self._lock:

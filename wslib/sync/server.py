@@ -20,7 +20,9 @@ Thread model (like the article: one thread per connection, plus one reader)
   wrong never stops it: a thread that cannot start (a thread or memory limit) refuses that
   connection, and ``accept()`` failing (out of file descriptors: the next connections wait in
   the kernel's backlog) is logged once per burst and retried less and less often.
-- **One connection thread** per TCP connection reads the opening handshake (RFC 6455 §4.2),
+- **One connection thread** per TCP connection does the TLS handshake when the server has
+  ``ssl=`` (never the acceptor: a slow client must not hold up the others), reads the opening
+  handshake (RFC 6455 §4.2),
   answers it (101, an HTTP error, or the HTML page for a plain ``GET``), then runs *your
   handler* in that same thread, as the article did.
 - **One reader thread** per WebSocket connection reads the socket, feeds the sans-I/O
@@ -52,6 +54,7 @@ from __future__ import annotations
 import importlib.resources
 import select
 import socket
+import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -155,6 +158,25 @@ def _who(address: Any) -> str:
     return "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
 
 
+#: The first byte of a TLS connection: a handshake record, ContentType 22 (RFC 8446 §5.1).
+_TLS_HANDSHAKE = b"\x16"
+
+
+def _peek(sock: socket.socket, deadline: float) -> bytes:
+    """The first bytes the client sent, left in the socket; b"" at EOF. Waits up to deadline."""
+    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    return sock.recv(8, socket.MSG_PEEK)
+
+
+def _plain_http_on_tls_port() -> Response:
+    """``400``: plain HTTP reached the TLS port (what nginx answers too), in plain text."""
+    return _http_response(
+        HTTPStatus.BAD_REQUEST,
+        b"This port speaks TLS: use wss:// (or https://) for it.\n",
+        "text/plain; charset=utf-8",
+    )
+
+
 #: How long the acceptor waits after a failed ``accept()`` at first; it doubles up to TICK.
 ACCEPT_BACKOFF = 0.05
 
@@ -186,6 +208,7 @@ class Server:
         max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int = 16,
         trace: Trace = False,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         if max_pending_handshakes < 1:
             raise ValueError(
@@ -205,6 +228,8 @@ class Server:
         self.max_fragments = max_fragments
         self.max_queue = max_queue
         self.trace = trace
+        self.ssl = ssl  # wss://: a server context (wslib.tls.server_context)
+        self.scheme = "ws" if ssl is None else "wss"
 
         # A backlog of 1024: a burst of connections waits in the kernel, not refused.
         self.socket = socket.create_server((host, port), backlog=1024)
@@ -233,11 +258,12 @@ class Server:
             for sock in (self.socket, self._wakeup_recv, self._wakeup_send):
                 sock.close()
             raise
-        logger.info("serving on ws://%s:%d/", self.host, self.port)
+        logger.info("serving on %s://%s:%d/", self.scheme, self.host, self.port)
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "serving"
-        return f"<Server ws://{self.host}:{self.port}/ {state}, {len(self._connections)} open>"
+        where = f"{self.scheme}://{self.host}:{self.port}/"
+        return f"<Server {where} {state}, {len(self._connections)} open>"
 
     # --- accepting --------------------------------------------------------------------------------
 
@@ -339,8 +365,14 @@ class Server:
         who = _who(address)
         trace_line = make_tracer(self.trace, f"[server, client {who}]")
         conn: ServerConnection | None = None
+        # The TLS handshake and the opening handshake together: within open_timeout.
+        deadline = time.monotonic() + self.open_timeout
         try:
-            conn = self._handshake(sock, who, trace_line)
+            if self.ssl is not None:
+                sock, ok = self._start_tls(sock, who, deadline)
+                if not ok:
+                    return
+            conn = self._handshake(sock, who, trace_line, deadline)
             if conn is None:
                 return
             code = 1000  # the handler returned: a normal closure
@@ -375,18 +407,73 @@ class Server:
             pass
         end_tcp_gracefully(sock)
 
+    def _start_tls(
+        self, sock: socket.socket, who: str, deadline: float
+    ) -> tuple[socket.socket, bool]:
+        """The server side of the TLS handshake; the socket to use from now on, and success.
+
+        The first byte tells what the client speaks: 22 is a TLS handshake record (RFC 8446
+        §5.1); letters are plain HTTP (``ws://`` or ``http://`` to the TLS port), which gets a
+        plain-text 400 that says to use ``wss://``, as nginx answers on its HTTPS port.
+        """
+        try:
+            first = _peek(sock, deadline)
+        except OSError as error:  # TimeoutError included: nobody to answer
+            logger.info("no TLS handshake from %s: %s", who, error or type(error).__name__)
+            return sock, False
+        if not first:  # gone (or pushed out) before its first byte
+            logger.info("no TLS handshake from %s: closed before its first byte", who)
+            return sock, False
+        if first[:1] != _TLS_HANDSHAKE:
+            logger.info("plain HTTP from %s on the TLS port: answered 400", who)
+            self._send_response(sock, _plain_http_on_tls_port(), None)
+            return sock, False
+        with self._lock:  # the TLS socket takes the raw one's place (close() shuts it down)
+            try:
+                tls = self.ssl.wrap_socket(  # type: ignore[union-attr]
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+            except OSError as error:  # the client is already gone
+                logger.info("no TLS handshake from %s: %s", who, error)
+                return sock, False
+            pushed_out = sock in self._pushed_out
+            self._end_handshake(sock)
+            self._handshaking[tls] = None
+            if pushed_out:
+                self._pushed_out.add(tls)
+        try:
+            tls.settimeout(max(deadline - time.monotonic(), 0.001))
+            tls.do_handshake()
+        except OSError as error:  # ssl.SSLError, TimeoutError: one line, never a traceback
+            logger.info("TLS handshake with %s failed: %s", who, error or type(error).__name__)
+            return tls, False
+        return tls, True
+
     def _handshake(
-        self, sock: socket.socket, who: str, trace: Callable[[str], None] | None
+        self,
+        sock: socket.socket,
+        who: str,
+        trace: Callable[[str], None] | None,
+        deadline: float | None = None,
     ) -> ServerConnection | None:
         """Read and answer the opening handshake (RFC 6455 §4.2); None if it failed."""
+        if deadline is None:
+            deadline = time.monotonic() + self.open_timeout
         reader = StreamReader()
+        if self.ssl is None:
+            try:
+                first = _peek(sock, deadline)
+            except OSError as error:
+                logger.info("no handshake from %s: %s", who, error or type(error).__name__)
+                return None
+            if first[:1] == _TLS_HANDSHAKE:
+                # A wss:// client on this ws:// port. Nothing we could write is readable to a
+                # client that expects a TLS record: end TCP (it reads EOF, not garbage).
+                logger.info("TLS handshake from %s on the plain ws:// port: closed", who)
+                end_tcp_gracefully(sock)
+                return None
         try:
-            request = read_until_parsed(
-                sock,
-                reader,
-                Request.parse(reader.read_line),
-                time.monotonic() + self.open_timeout,
-            )
+            request = read_until_parsed(sock, reader, Request.parse(reader.read_line), deadline)
         except InvalidRequest as error:  # malformed HTTP, or a head over a limit: 400
             logger.info("bad request from %s: %s", who, error)
             self._send_response(sock, reject(error), trace)
@@ -615,6 +702,7 @@ def serve(
     max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int = 16,
     trace: Trace = False,
+    ssl: _ssl.SSLContext | None = None,
 ) -> Server:
     """Start a WebSocket server in the background and return it: it is serving already.
 
@@ -662,6 +750,8 @@ def serve(
     - ``trace=False``: ``True`` prints every frame in and out (direction, opcode, FIN, length,
       a preview of the payload) and the handshake lines, through the logger ``"wslib.trace"``;
       or pass a function that takes each line, such as ``print``.
+    - ``ssl=None``: a server context (:func:`wslib.tls.server_context`) serves ``wss://``: the
+      TLS handshake runs in the connection's thread and counts against ``open_timeout``.
     """
     return Server(
         handler,
@@ -680,4 +770,5 @@ def serve(
         max_fragments=max_fragments,
         max_queue=max_queue,
         trace=trace,
+        ssl=ssl,
     )

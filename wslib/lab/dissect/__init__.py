@@ -52,8 +52,11 @@ Choices, stated once:
 - **permessage-deflate** (RFC 7692, what browsers and python-websockets negotiate by default):
   when the 101 accepts it, RSV1 is allowed and compressed messages are decompressed, each
   direction with its own context (reset per message with ``*_no_context_takeover``).
-- **Not covered**: IP fragments (never seen on loopback or with TCP's path MTU discovery) and
-  TLS (``wss://``: encrypted, nothing to decode without the keys).
+- **TLS** (``wss://``, :mod:`.tls`): a connection that opens with a ClientHello is read as TLS
+  records; with ``keylog=`` (an NSS key log, ``SSLKEYLOGFILE``) they are decrypted (TLS 1.2 and
+  1.3, AEAD suites) and the plaintext goes to the same parsers; without it the conversation has
+  ``kind == "tls"`` and says "encrypted: N TLS records, pass --keylog".
+- **Not covered**: IP fragments (never seen on loopback or with TCP's path MTU discovery).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ from .records import (
     timeline,
 )
 from .tcp import MAX_OUT_OF_ORDER
-from .websocket import conversations, dissect, iter_frames
+from .websocket import conversations, dissect, iter_frames, tcp_payloads
 
 __all__ = [
     "MAX_OUT_OF_ORDER",
@@ -96,5 +99,6 @@ __all__ = [
     "dissect",
     "iter_frames",
     "read_packets",
+    "tcp_payloads",
     "timeline",
 ]

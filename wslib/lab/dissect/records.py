@@ -17,6 +17,7 @@ from ...frames import Opcode
 from ...handshake import Headers
 
 __all__ = [
+    "CONTENT_TYPES",
     "MAX_PAYLOAD",
     "ConnectionKey",
     "Conversation",
@@ -28,6 +29,8 @@ __all__ = [
     "HttpMessage",
     "TcpEvent",
     "TimelineEvent",
+    "TlsInfo",
+    "TlsRecord",
     "timeline",
 ]
 
@@ -195,6 +198,57 @@ class ErrorRecord:
 TimelineEvent = TcpEvent | HttpMessage | FrameRecord | ErrorRecord
 
 
+#: TLS record content types (RFC 8446 §5.1).
+CONTENT_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
+
+
+@dataclass(frozen=True)
+class TlsRecord:
+    """One TLS record as seen on the wire (RFC 8446 §5.1), and what it held once decrypted.
+
+    ``content_type`` is the header's (23, application data, for every encrypted TLS 1.3
+    record); ``inner_type`` the real one after decryption (None if not decrypted or never
+    encrypted); ``length`` the fragment's length on the wire, ``plaintext_length`` the bytes
+    of content inside (None if not decrypted). ``packet``: the packet that completed it.
+    """
+
+    time: float
+    direction: Direction
+    content_type: int
+    length: int
+    packet: int
+    encrypted: bool
+    inner_type: int | None = None
+    plaintext_length: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """The content type's name: the inner one when known."""
+        code = self.inner_type if self.inner_type is not None else self.content_type
+        return CONTENT_TYPES.get(code, str(code))
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What one connection's TLS session looked like (:attr:`Conversation.tls`)."""
+
+    version: str  # "TLS 1.3", "TLS 1.2", or "?" when no ServerHello was captured
+    cipher_suite: str
+    server_name: str | None  # the SNI the client sent (RFC 6066 §3), if any
+    records: list[TlsRecord]
+    decrypted: bool  # application data was decrypted (at least one record)
+    keys_found: bool  # the key log had this session's secrets
+
+    def summary(self) -> str:
+        """One line: version, suite and what was decrypted, or what to do to decrypt."""
+        n = len(self.records)
+        if not self.decrypted:
+            if self.keys_found:
+                return f"encrypted: {n} TLS records, the key log's secrets did not decrypt them"
+            return f"encrypted: {n} TLS records, pass --keylog"
+        return f"{self.version}, {self.cipher_suite}: {n} TLS records, decrypted with the key log"
+
+
 @dataclass(frozen=True)
 class Conversation:
     """One TCP connection that carried (or tried to open) a WebSocket, from a capture.
@@ -225,6 +279,8 @@ class Conversation:
       arrived before the bytes that precede them.
     - ``subprotocol``/``extensions``: what the 101 chose (``Sec-WebSocket-Protocol``,
       ``Sec-WebSocket-Extensions``, RFC 6455 §4.2.2, §9), checked against the client's offer.
+    - ``tls``: for ``wss://`` (a TLS connection), its records and session (:class:`TlsInfo`);
+      ``kind`` is ``"tls"`` when nothing could be decrypted (no key log, or not its keys).
     """
 
     client: Endpoint
@@ -251,6 +307,7 @@ class Conversation:
     out_of_order: int = 0
     subprotocol: str | None = None
     extensions: list[str] = field(default_factory=list)
+    tls: TlsInfo | None = None
 
     @property
     def key(self) -> ConnectionKey:
@@ -285,6 +342,8 @@ class Conversation:
         ]
         events = " ".join(e.kind for e in self.tcp_events)
         lines.append(f"  TCP: {self.syns} SYN; events: {events or 'none'}")
+        if self.tls is not None:
+            lines.append(f"  TLS: {self.tls.summary()}")
         if self.request is not None:
             lines.append(f"  request:  {self.request.start_line}")
         if self.response is not None:

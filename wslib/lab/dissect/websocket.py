@@ -6,7 +6,9 @@ and a generator parser: HTTP heads (RFC 9112 §2.1) until the upgrade is answere
 (RFC 6455 §4.2.2), then frames (RFC 6455 §5.2), read whatever their header says and judged
 by wslib's own :func:`~wslib.frames.check_frame` (a broken rule is flagged on the frame), messages
 checked for fragmentation (§5.4), UTF-8 (§8.1) and close payloads (§5.5.1), and
-decompressed when permessage-deflate was negotiated (RFC 7692 §7).
+decompressed when permessage-deflate was negotiated (RFC 7692 §7). A connection whose client
+opens with a TLS ClientHello (``wss://``) goes through :mod:`.tls` first: its records are
+listed, and with a key log decrypted, and the decrypted bytes go to the same parsers.
 :func:`conversations` and :func:`iter_frames` are the two ways to run it.
 """
 
@@ -69,6 +71,7 @@ from .records import (
     TcpEvent,
 )
 from .tcp import _LostBytes, _Reassembler
+from .tls import KeyLog, TlsError, TlsSession, looks_like_client_hello
 
 __all__ = ["conversations", "dissect", "iter_frames"]
 
@@ -254,6 +257,7 @@ class _Connection:
         self.offered_extensions: list[str] = []  # names only, lower case
         self.subprotocol: str | None = None  # what the 101 chose
         self.extensions: list[str] = []
+        self.tls: TlsSession | None = None  # wss://: the TLS records, decrypted if keys exist
         self.frames: list[FrameRecord] = []
         self.errors: list[ErrorRecord] = []
         self.close_code: int | None = None
@@ -283,7 +287,7 @@ class _Connection:
         (other,) = (e for e in self.halves if e != sender)
         if port is not None and (sender.port == port) != (other.port == port):
             self.set_client(other if sender.port == port else sender)
-        elif _METHOD_START.match(data):
+        elif _METHOD_START.match(data) or looks_like_client_hello(data):
             self.set_client(sender)
         elif data.startswith(b"HTTP/"):
             self.set_client(other)
@@ -703,6 +707,20 @@ class _Connection:
                 self.stop(half)
                 chunks = []
         for chunk in chunks:
+            if (
+                self.tls is None
+                and half.fed == 0
+                and half.sender == self.client
+                and looks_like_client_hello(chunk)
+            ):
+                self.tls = TlsSession(self.dissector.keylog)
+            if self.tls is not None:  # wss://: what goes on is the decrypted application data
+                try:
+                    chunk = self.tls.feed(half.direction, chunk, self.now, self.packet)
+                except TlsError as exc:
+                    self.error(half, exc, "TLS")
+                    self.stop(half)
+                    break
             half.reader.feed_data(chunk)
             half.fed += len(chunk)
         if flags & _FIN:
@@ -807,7 +825,7 @@ class _Connection:
             packets=self.packets,
             wire_bytes=self.wire_bytes,
             stream=self.stream,
-            kind=self.kind or "other",
+            kind=self.kind or ("tls" if self.tls is not None else "other"),
             http_messages=list(self.http_messages),
             errors=list(self.errors),
             start=self.start,
@@ -816,6 +834,7 @@ class _Connection:
             out_of_order=sum(h.tcp.out_of_order for h in self.halves.values()),
             subprotocol=self.subprotocol,
             extensions=list(self.extensions),
+            tls=None if self.tls is None else self.tls.info(),
         )
 
 
@@ -832,8 +851,11 @@ class _Dissector:
     buffers and records (issue 10, defect 9).
     """
 
-    def __init__(self, port: int | None, keep_frames: bool, max_payload: int) -> None:
+    def __init__(
+        self, port: int | None, keep_frames: bool, max_payload: int, keylog: KeyLog | None = None
+    ) -> None:
         self.port = port
+        self.keylog = keylog
         self.keep_frames = keep_frames
         self.max_payload = max_payload
         self.table: dict[bytes, _Connection | tuple[int, int | None]] = {}
@@ -895,6 +917,14 @@ class _Dissector:
 
 
 Source = Union[str, "os.PathLike[str]", Iterable[Any]]
+#: A key log: a path to an NSS key log file (``SSLKEYLOGFILE``), or a loaded :class:`KeyLog`.
+KeyLogSource = Union[str, "os.PathLike[str]", KeyLog, None]
+
+
+def _keylog(keylog: KeyLogSource) -> KeyLog | None:
+    if keylog is None or isinstance(keylog, KeyLog):
+        return keylog
+    return KeyLog.load(keylog)
 
 
 def _segments(source: Source, counter: list[int]) -> Iterator[_Segment]:
@@ -904,12 +934,22 @@ def _segments(source: Source, counter: list[int]) -> Iterator[_Segment]:
     return _segments_from_packets(packets, counter)
 
 
+def tcp_payloads(source: Source) -> Iterator[tuple[float, Endpoint, Endpoint, bytes]]:
+    """Every TCP segment that carries data, as ``(time, source, destination, payload)``, in
+    capture order: for the protocols this dissector does not decode (such as Redis's RESP in
+    notebook 14). Segments, not a reassembled stream: retransmissions come twice."""
+    for segment in _segments(source, [0]):
+        if segment.payload:
+            yield segment.time, segment.src, segment.dst, segment.payload
+
+
 def dissect(
     source: Source,
     *,
     port: int | None = None,
     http: bool = False,
     max_payload: int = MAX_PAYLOAD,
+    keylog: KeyLogSource = None,
 ) -> Dissection:
     """Dissect a capture: its conversations, and what was skipped or cut short.
 
@@ -918,7 +958,7 @@ def dissect(
     and :attr:`Dissection.truncated` says where the file ends. Raises :class:`PcapError` for a
     file that cannot be read at all.
     """
-    dissector = _Dissector(port, True, max_payload)
+    dissector = _Dissector(port, True, max_payload, _keylog(keylog))
     counter = [0]
     truncated = None
     try:
@@ -928,12 +968,13 @@ def dissect(
     except TruncatedCapture as exc:
         truncated = str(exc)
     dissector.finish()
-    kinds = ("websocket", "http") if http else ("websocket",)
+    # An encrypted connection that could not be decrypted is listed too ("tls"): say so.
+    kinds = ("websocket", "http", "tls") if http else ("websocket", "tls")
     return Dissection(
         conversations=[
             c.conversation()
             for c in dissector.connections.values()
-            if c.kind in kinds and c.client is not None
+            if (c.kind or ("tls" if c.tls is not None else None)) in kinds and c.client is not None
         ],
         packets=counter[0],
         tcp_connections=dissector.streams,
@@ -949,6 +990,7 @@ def conversations(
     port: int | None = None,
     http: bool = False,
     max_payload: int = MAX_PAYLOAD,
+    keylog: KeyLogSource = None,
 ) -> list[Conversation]:
     """Every WebSocket conversation in a capture, in the order the connections started.
 
@@ -956,12 +998,15 @@ def conversations(
     ``port`` keeps only the connections with an endpoint on that port (the upgrade is found on
     any port without it). ``http=True`` also returns the connections that carried plain HTTP
     without an upgrade (``kind == "http"``), for instance HTTP/1.0 polling. ``max_payload``
-    bounds the payload bytes kept per frame. Raises :class:`PcapError` only for a file that
-    cannot be read; everything wrong *inside* the capture is recorded in
-    :attr:`Conversation.errors`, and a file cut inside a record gives what its complete
-    records hold, with a :class:`TruncatedCaptureWarning` (:func:`dissect` tells more).
+    bounds the payload bytes kept per frame. ``keylog``: an NSS key log file (or a
+    :class:`~wslib.lab.dissect.tls.KeyLog`) to decrypt ``wss://`` connections; without it they
+    are listed with ``kind == "tls"`` and their records (:attr:`Conversation.tls`). Raises
+    :class:`PcapError` only for a file that cannot be read; everything wrong *inside* the
+    capture is recorded in :attr:`Conversation.errors`, and a file cut inside a record gives
+    what its complete records hold, with a :class:`TruncatedCaptureWarning` (:func:`dissect`
+    tells more).
     """
-    found = dissect(source, port=port, http=http, max_payload=max_payload)
+    found = dissect(source, port=port, http=http, max_payload=max_payload, keylog=keylog)
     if found.truncated:
         warnings.warn(found.truncated, TruncatedCaptureWarning, stacklevel=2)
     return found.conversations
@@ -972,6 +1017,7 @@ def iter_frames(
     *,
     port: int | None = None,
     max_payload: int = MAX_PAYLOAD,
+    keylog: KeyLogSource = None,
 ) -> Iterator[tuple[ConnectionKey, FrameRecord]]:
     """Stream every WebSocket frame of a capture as ``(key, frame)``, as soon as it is decoded.
 
@@ -979,7 +1025,7 @@ def iter_frames(
     are (``benchmarks/bench_dissect.py`` measures it). ``key`` says which connection the frame
     belongs to (``key.stream`` as in Wireshark). Same arguments as :func:`conversations`.
     """
-    dissector = _Dissector(port, False, max_payload)
+    dissector = _Dissector(port, False, max_payload, _keylog(keylog))
     out = dissector.out
     for segment in _segments(source, [0]):
         dissector.feed(segment)
