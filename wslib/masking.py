@@ -21,7 +21,7 @@ and alignment, and shown step by step in notebook 02:
   the in-place XOR on it, and ``bytes`` of the result.
 
 Below :data:`NUMPY_FROM` bytes the pure-Python tricks stay: in a tight loop numpy wins from
-about 2 KiB, but in a server each call finds numpy's machinery cold, which costs more than the
+about 1 KiB, but in a server each call finds numpy's machinery cold, which costs more than the
 tricks take on a few KiB (measured in the echo of ``benchmarks/bench_server.py``). XOR is its
 own inverse, so the same functions mask (client) and unmask (server).
 """
@@ -37,11 +37,11 @@ except ImportError:  # pragma: no cover - numpy comes with wslib; without it, th
 
 __all__ = ["NUMPY_FROM", "SMALL", "apply_mask", "apply_mask_in_place"]
 
-#: From this many bytes on, numpy does the XOR. benchmarks/bench_masking.py puts the crossover at
-#: 1-4 KiB in a tight loop; in the echo server (benchmarks/bench_server.py), where numpy's code is
-#: cold at each message and a call on more than 4,000 bytes lets other threads take the GIL,
-#: numpy was slower than the tricks at 4 and 16 KiB, even at 32 KiB, and far faster at 64 KiB.
-NUMPY_FROM = 32 * 1024
+#: From this many bytes on, numpy does the XOR. benchmarks/bench_masking.py puts the crossover near
+#: 1 KiB in a tight loop; in the echo server (benchmarks/bench_server.py, a quiet machine), where
+#: numpy's code is cold at each message, the tricks were faster at 1.5 KiB, as fast at 2 and 4 KiB,
+#: and numpy far faster at 16 KiB.
+NUMPY_FROM = 4 * 1024
 
 #: Below this many bytes the big-integer trick is faster; from here on, the translate trick.
 SMALL = 2560
