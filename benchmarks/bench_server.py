@@ -20,6 +20,9 @@ What is measured, all in one run, both servers side by side:
   16 B, 4 KiB, 64 KiB and 1 MiB messages. Reported: round trips per second and the p50 / p99
   of the round-trip time. The two servers take turns in short slices (wslib, websockets,
   wslib, ...) so that a machine that slows down half-way hurts both alike.
+- **clients**: the same echo, one connection, but driven by a client library: ``wslib.connect``
+  against ``websockets.sync.client.connect``, both talking to the same server
+  (``websockets.sync.server``, in its child process), taking turns in slices like the servers.
 - **concurrent**: N connections are opened and held open together (1,000 in the full run),
   then each sends one message and every echo is read back. Reported: how many succeeded, the
   time to open them all and to get every echo, and the server's resident memory per connection
@@ -62,6 +65,7 @@ MiB = 1024 * KiB
 SIZES = [16, 4 * KiB, 64 * KiB, 1 * MiB]
 IMPLEMENTATIONS = ["wslib", "websockets"]
 LABELS = {"wslib": "wslib.serve", "websockets": "websockets.sync.server"}
+CLIENT_LABELS = {"wslib": "wslib.connect", "websockets": "websockets.sync.client"}
 KEY = bytes([0x37, 0xFA, 0x21, 0x3D])  # one fixed masking key (RFC 6455 §5.7's), see above
 
 # Time spent on each (server, size) pair, split into slices that alternate between the servers.
@@ -310,6 +314,58 @@ def measure_echo(running: dict[str, ServerProcess], mode: str) -> list[Result]:
     return results
 
 
+def library_clients(stack: ExitStack, port: int) -> dict[str, Any]:
+    """One connection per client library, to the same server, closed when ``stack`` closes."""
+    from websockets.sync.client import connect as websockets_connect
+
+    import wslib
+
+    url = f"ws://127.0.0.1:{port}/"
+    return {
+        "wslib": stack.enter_context(wslib.connect(url, max_size=2 * MiB)),
+        "websockets": stack.enter_context(
+            websockets_connect(url, compression=None, max_size=2 * MiB)
+        ),
+    }
+
+
+def measure_clients(server: ServerProcess, mode: str) -> list[Result]:
+    """Echo round trips through wslib.connect and websockets' sync client, taking turns."""
+    results: list[Result] = []
+    with ExitStack() as stack:
+        clients = library_clients(stack, server.port)
+        for size in SIZES:
+            payload = os.urandom(size)
+            for conn in clients.values():  # warm up
+                for _ in range(3):
+                    conn.send(payload)
+                    conn.recv(timeout=TIMEOUT_S)
+            times: dict[str, list[float]] = {impl: [] for impl in clients}
+            slice_s = BUDGET_S[mode] / SLICES[mode]
+            for _ in range(SLICES[mode]):
+                for impl, conn in clients.items():
+                    start = time.perf_counter()
+                    while (now := time.perf_counter()) - start < slice_s:
+                        conn.send(payload)
+                        if len(conn.recv(timeout=TIMEOUT_S)) != size:
+                            raise AssertionError(f"{impl}: the echo has the wrong size")
+                        times[impl].append(time.perf_counter() - now)
+            for impl in clients:
+                rtts = times[impl]
+                results.append(
+                    {
+                        "kind": "client",
+                        "impl": impl,
+                        "size": size,
+                        "round_trips": len(rtts),
+                        "per_s": len(rtts) / sum(rtts),
+                        "p50_us": percentile(rtts, 0.50) * 1e6,
+                        "p99_us": percentile(rtts, 0.99) * 1e6,
+                    }
+                )
+    return results
+
+
 def measure_concurrent(server: ServerProcess, n: int) -> Result:
     """Open n connections, hold them all, one echo on each; the server's memory per connection."""
     payload = b"x" * 16
@@ -348,12 +404,17 @@ def measure_concurrent(server: ServerProcess, n: int) -> Result:
     }
 
 
-def run(quick: bool = False, connections: int | None = None) -> list[Result]:
-    """Every measurement, both servers; ``connections`` defaults to 100 (quick) or 1,000."""
+def run(quick: bool = False, connections: int | None = None, clients: bool = False) -> list[Result]:
+    """Every measurement, both servers; ``connections`` defaults to 100 (quick) or 1,000.
+
+    ``clients=True`` (the script's default) also compares the two client libraries.
+    """
     mode = "quick" if quick else "full"
     n = CONNECTIONS[mode] if connections is None else connections
     with servers(IMPLEMENTATIONS) as running:
         results = measure_echo(running, mode)
+        if clients:
+            results += measure_clients(running["websockets"], mode)
         for impl in IMPLEMENTATIONS:
             results.append(measure_concurrent(running[impl], n))
     return results
@@ -370,9 +431,9 @@ def size_label(size: int) -> str:
     return f"{size} B"
 
 
-def lookup(results: list[Result], impl: str, size: int) -> Result:
+def lookup(results: list[Result], impl: str, size: int, kind: str = "echo") -> Result:
     for r in results:
-        if r["kind"] == "echo" and r["impl"] == impl and r["size"] == size:
+        if r["kind"] == kind and r["impl"] == impl and r["size"] == size:
             return r
     raise KeyError((impl, size))
 
@@ -386,21 +447,42 @@ def format_table(results: list[Result]) -> str:
     """Both servers side by side, with the ratio wslib / websockets after each measurement."""
     ours, theirs = (LABELS[impl] for impl in IMPLEMENTATIONS)
     lines = [
-        "echo round trips, one connection, binary messages "
+        "echo round trips, one connection, binary messages, raw client "
         f"(A = {ours}, B = {theirs}, A/B: their ratio)",
+    ]
+    lines += _echo_rows(results, "echo")
+    if any(r["kind"] == "client" for r in results):
+        ours, theirs = (CLIENT_LABELS[impl] for impl in IMPLEMENTATIONS)
+        lines.append("")
+        lines.append(
+            f"the same through a client library (A = {ours}, B = {theirs}), both to "
+            f"{LABELS['websockets']}"
+        )
+        lines += _echo_rows(results, "client")
+    lines.append("")
+    lines.append("concurrent connections, one echo each")
+    lines += _concurrent_rows(results)
+    return "\n".join(lines)
+
+
+def _echo_rows(results: list[Result], kind: str) -> list[str]:
+    lines = [
         f"{'size':>8}  {'round trips/s A':>15} {'B':>9} {'A/B':>5}   {'p50 µs A':>9} {'B':>7} "
         f"{'A/B':>5}   {'p99 µs A':>9} {'B':>7} {'A/B':>5}",
     ]
     for size in SIZES:
-        a, b = lookup(results, "wslib", size), lookup(results, "websockets", size)
+        a, b = lookup(results, "wslib", size, kind), lookup(results, "websockets", size, kind)
         lines.append(
             f"{size_label(size):>8}  {a['per_s']:>15,.0f} {b['per_s']:>9,.0f} "
             f"{a['per_s'] / b['per_s']:>5.2f}   {a['p50_us']:>9,.0f} {b['p50_us']:>7,.0f} "
             f"{a['p50_us'] / b['p50_us']:>5.2f}   {a['p99_us']:>9,.0f} {b['p99_us']:>7,.0f} "
             f"{a['p99_us'] / b['p99_us']:>5.2f}"
         )
-    lines.append("")
-    lines.append("concurrent connections, one echo each")
+    return lines
+
+
+def _concurrent_rows(results: list[Result]) -> list[str]:
+    lines = []
     lines.append(
         f"{'server':<24} {'connections':>11} {'echoed':>7} {'open s':>7} {'echo s':>7} "
         f"{'KiB/conn':>9}"
@@ -417,7 +499,7 @@ def format_table(results: list[Result]) -> str:
             / concurrent["websockets"]["kib_per_connection"]
         )
         lines.append(f"{'A/B':<24} {'':>11} {'':>7} {'':>7} {'':>7} {mem:>9.2f}")
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
@@ -425,13 +507,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (< 15 s), noisier")
     parser.add_argument("--json", metavar="PATH", help="also write the measurements as JSON")
     parser.add_argument("--connections", type=int, help="concurrent connections (1,000 full)")
+    parser.add_argument("--no-clients", action="store_true", help="skip the client comparison")
     parser.add_argument("--serve", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_main(args.serve)
         return
     start = time.perf_counter()
-    results = run(quick=args.quick, connections=args.connections)
+    results = run(quick=args.quick, connections=args.connections, clients=not args.no_clients)
     print(format_table(results))
     print(f"\n({time.perf_counter() - start:.1f} s, Python {sys.version.split()[0]})")
     if args.json:

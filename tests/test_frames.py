@@ -32,6 +32,7 @@ from wslib.frames import (
     check_frame,
     is_sendable_close_code,
 )
+from wslib.masking import NUMPY_FROM
 
 from .conftest import run_parser
 
@@ -773,3 +774,53 @@ def test_parsed_frames_are_ordinary_frozen_frames() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         parsed.fin = False  # type: ignore[misc]
     assert dataclasses.replace(parsed, fin=False) == Frame(Opcode.TEXT, b"Hello", fin=False)
+
+
+# --- large masked payloads: unmasked in place, in a buffer of their own -------------------------
+
+
+def reference_mask(data: bytes, key: bytes) -> bytes:
+    """RFC 6455 §5.3 word for word, independent of wslib.masking."""
+    return bytes(octet ^ key[i % 4] for i, octet in enumerate(data))
+
+
+@pytest.mark.parametrize("length", [NUMPY_FROM - 1, NUMPY_FROM, NUMPY_FROM + 5, 70_001])
+@pytest.mark.parametrize("trailing", [b"", b"\x89\x80" + KEY])
+@pytest.mark.parametrize("chunk", [1000, 65536, None])
+def test_large_masked_payloads_read_in_place(
+    length: int, trailing: bytes, chunk: int | None
+) -> None:
+    # The connection reads large masked payloads with read_owned: handed over when the payload
+    # ends what arrived (trailing=b""), copied out when another frame follows; either way the
+    # bytes are those of the RFC's definition, and the next frame still parses.
+    payload = random.Random(length).randbytes(length)
+    header = Frame(Opcode.BINARY, payload).serialize(mask=True, mask_key=KEY)[: -length - 4]
+    wire = header + KEY + reference_mask(payload, KEY) + trailing
+    reader = StreamReader()
+    parser = Frame.parse(reader.read_exact, mask=True, read_owned=reader.read_exact_owned)
+    frame = None
+    for start in range(0, len(wire), chunk or len(wire)):
+        reader.feed_data(wire[start : start + (chunk or len(wire))])
+        if frame is None:
+            try:
+                next(parser)
+            except StopIteration as done:
+                frame = done.value
+    assert frame == Frame(Opcode.BINARY, payload)
+    assert type(frame.payload) is bytes
+    if trailing:
+        pong = run_parser(Frame.parse(reader.read_exact, mask=True))
+        assert pong == Frame(Opcode.PING, b"")
+    assert not reader.buffer
+
+
+@pytest.mark.parametrize("length", [NUMPY_FROM - 1, NUMPY_FROM, NUMPY_FROM + 3, 65536, 65537])
+def test_large_payloads_serialize_masked_like_the_definition(length: int) -> None:
+    payload = random.Random(length).randbytes(length)
+    frame = Frame(Opcode.BINARY, payload)
+    wire = frame.serialize(mask=True, mask_key=KEY)
+    unmasked = frame.serialize(mask=False)
+    header = bytes([unmasked[0], unmasked[1] | 0x80]) + unmasked[2 : len(unmasked) - length]
+    assert wire == header + KEY + reference_mask(payload, KEY)
+    assert type(wire) is bytes
+    assert frame.payload == payload  # masking in place never touches the frame's own payload

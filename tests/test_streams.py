@@ -134,3 +134,36 @@ def test_any_chunking_gives_the_same_bytes(data: bytes, cuts: list[int]) -> None
     except StopIteration as done:
         result = done.value
     assert result == data
+
+
+def test_read_exact_owned_hands_over_the_buffer_or_copies() -> None:
+    reader = StreamReader()
+    reader.feed_data(b"abcdef")
+    first = run_parser(reader.read_exact_owned(2))  # more follows: a copy
+    assert first == bytearray(b"ab")
+    first[0] = ord("X")  # the caller's to change: the reader's bytes stay as they were
+    assert reader.buffer == bytearray(b"cdef")
+    buffer = reader.buffer
+    rest = run_parser(reader.read_exact_owned(4))  # exactly what is buffered: handed over
+    assert rest is buffer
+    assert reader.buffer == bytearray() and reader.buffer is not buffer
+    reader.feed_data(b"gh")
+    assert run_parser(reader.read_exact(2)) == b"gh"
+    assert rest == bytearray(b"cdef")
+
+
+def test_read_exact_owned_waits_and_sees_progress() -> None:
+    reader = StreamReader()
+    pieces: list[bytes] = []
+    parser = reader.read_exact_owned(5, pieces.append)
+    reader.feed_data(b"ab")
+    next(parser)
+    reader.feed_data(b"cdeXY")
+    with pytest.raises(StopIteration) as done:
+        next(parser)
+    assert done.value.value == bytearray(b"abcde")
+    assert pieces == [b"ab"]
+    assert reader.buffer == bytearray(b"XY")
+    reader.feed_eof()
+    with pytest.raises(EOFError):
+        run_parser(reader.read_exact_owned(3))

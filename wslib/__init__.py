@@ -9,7 +9,8 @@ The package has three layers, and imports only point down (a test checks it):
    - :mod:`wslib.handshake`: the opening handshake (§4) and ``Sec-WebSocket-Accept`` (§1.3).
    - :mod:`wslib.streams`: a buffer that parsers read exact byte counts and lines from.
    - :mod:`wslib.frames`: frames on the wire (§5.2), their checks, close payloads (§5.5.1, §7.4).
-   - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
+   - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3), and
+     ``apply_mask_in_place``, the same in a writable buffer (numpy, at memory speed).
    - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
    - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
    - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
@@ -75,7 +76,7 @@ from .handshake import (
     parse_token_list,
     reject,
 )
-from .masking import apply_mask
+from .masking import apply_mask, apply_mask_in_place
 from .messages import MessageAssembler
 from .protocol import (
     BinaryMessage,
@@ -150,6 +151,7 @@ __all__ = [
     "accept",
     "accept_key",
     "apply_mask",
+    "apply_mask_in_place",
     "check_response",
     "client_request",
     "connect",

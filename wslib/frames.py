@@ -34,7 +34,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from .exceptions import InvalidPayloadData, InvalidState, PayloadTooBig, ProtocolError
-from .masking import apply_mask
+from .masking import NUMPY_FROM, apply_mask, apply_mask_in_place
 
 __all__ = [
     "CLOSE_CODE_EXPLANATIONS",
@@ -292,6 +292,7 @@ class Frame:
         max_size: int | None = None,
         extensions_rsv: int = 0,
         payload_checker: Callable[[Opcode], Callable[[bytes], None] | None] | None = None,
+        read_owned: Callable[..., Generator[None, None, bytearray]] | None = None,
     ) -> Generator[None, None, Frame]:
         """Read one frame, field by field, as drawn in RFC 6455 §5.2 (a generator).
 
@@ -308,6 +309,10 @@ class Frame:
         first byte of invalid UTF-8, before the rest of a long frame arrives (RFC 6455 §8.1).
         ``read_exact`` must then accept a second argument, as
         :meth:`wslib.StreamReader.read_exact` does.
+
+        ``read_owned``, if given, reads a large masked payload into a ``bytearray`` that the
+        parser may change (:meth:`wslib.StreamReader.read_exact_owned`), so that it is unmasked
+        where it lies instead of copied to unmask it (:func:`wslib.masking.apply_mask_in_place`).
 
         Lengths must use the shortest form (RFC 6455 §5.2: "the minimal number of bytes MUST be
         used to encode the length"): wslib rejects a longer form with a ProtocolError (1002), as
@@ -374,12 +379,24 @@ class Frame:
         mask_key = (yield from read_exact(4)) if mask else b""
         # Whoever wants to see the payload while it arrives (the UTF-8 check of a text frame).
         check = None if payload_checker is None else payload_checker(opcode)
-        if check is None:
-            payload = yield from read_exact(length)
+        if mask and read_owned is not None and length >= NUMPY_FROM:
+            # A large payload: read into a buffer of its own, unmasked there, in place (no copy
+            # to unmask), and then made bytes, the one copy left (a frame's payload is bytes).
+            if check is None:
+                owned = yield from read_owned(length)
+            else:
+                owned = yield from read_owned(length, _unmasking(check, mask_key))
+            apply_mask_in_place(owned, mask_key)
+            payload = bytes(owned)
         else:
-            payload = yield from read_exact(length, _unmasking(check, mask_key) if mask else check)
-        if mask:
-            payload = apply_mask(payload, mask_key)
+            if check is None:
+                payload = yield from read_exact(length)
+            else:
+                payload = yield from read_exact(
+                    length, _unmasking(check, mask_key) if mask else check
+                )
+            if mask:
+                payload = apply_mask(payload, mask_key)
         # The same as cls(opcode, payload, fin, rsv1, rsv2, rsv3), only faster: see _new.
         return cls._new(
             opcode, payload, fin, (head1 & RSV1) != 0, (head1 & RSV2) != 0, (head1 & RSV3) != 0
@@ -446,7 +463,13 @@ class Frame:
         # be derived from a strong source of entropy"
         if mask_key is None:
             mask_key = secrets.token_bytes(4)
-        return header + mask_key + apply_mask(self.payload, mask_key)
+        if length < NUMPY_FROM:
+            return header + mask_key + apply_mask(self.payload, mask_key)
+        # A large payload: header, key and payload copied once into the frame's buffer, and the
+        # payload masked there, in place (apply_mask would copy it once more).
+        frame = bytearray().join((header, mask_key, self.payload))
+        apply_mask_in_place(memoryview(frame)[len(header) + 4 :], mask_key)
+        return bytes(frame)
 
     def check(self, *, extensions_rsv: int = 0) -> None:
         """Check the frame against RFC 6455 §5.2 and §5.5 (see :func:`check_frame`).

@@ -498,6 +498,8 @@ class Connection:
                     max_size=None if limit is None else max(limit, MAX_CONTROL_PAYLOAD),
                     # text is checked for UTF-8 while it arrives, to fail at the first bad byte
                     payload_checker=self._assembler.payload_checker,
+                    # a large masked payload is unmasked in a buffer of its own, not copied
+                    read_owned=self._reader.read_exact_owned,
                 )
                 self._receive_frame(frame, limit)
         except EOFError:

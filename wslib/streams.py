@@ -78,6 +78,38 @@ class StreamReader:
         """
         if n < 0:
             raise ValueError("n must be zero or positive")
+        if len(self.buffer) < n:
+            yield from self._wait_for(n, progress)
+        with memoryview(self.buffer) as view:  # one copy, straight into the bytes returned
+            data = bytes(view[:n])
+        del self.buffer[:n]
+        return data
+
+    def read_exact_owned(
+        self, n: int, progress: Callable[[bytes], None] | None = None
+    ) -> Generator[None, None, bytearray]:
+        """Read exactly ``n`` bytes, like :meth:`read_exact`, into a ``bytearray`` of the caller's.
+
+        The caller may change it: a server unmasks a payload there, in place
+        (:func:`wslib.masking.apply_mask_in_place`). When the buffer holds exactly ``n`` bytes,
+        which is what a large payload at the end of what arrived looks like, the buffer itself
+        is handed over and a new one started: no copy at all.
+        """
+        if n < 0:
+            raise ValueError("n must be zero or positive")
+        if len(self.buffer) < n:
+            yield from self._wait_for(n, progress)
+        if len(self.buffer) == n:
+            data, self.buffer = self.buffer, bytearray()
+            return data
+        data = self.buffer[:n]
+        del self.buffer[:n]
+        return data
+
+    def _wait_for(
+        self, n: int, progress: Callable[[bytes], None] | None
+    ) -> Generator[None, None, None]:
+        """Pause until ``n`` bytes are buffered (see :meth:`read_exact` for ``progress``)."""
         seen = 0  # how many of the buffered bytes progress() has seen
         while len(self.buffer) < n:
             if progress is not None and len(self.buffer) > seen:
@@ -89,10 +121,6 @@ class StreamReader:
                 missing = n - len(self.buffer)
                 raise EOFError(f"stream ends {missing} bytes before the end of what was expected")
             yield
-        with memoryview(self.buffer) as view:  # one copy, straight into the bytes returned
-            data = bytes(view[:n])
-        del self.buffer[:n]
-        return data
 
     def at_eof(self) -> Generator[None, None, bool]:
         """Wait until data arrives or the stream ends; return True only if it ended with no data."""

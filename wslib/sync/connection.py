@@ -16,6 +16,7 @@ message that the peer started (``message_timeout``, optional), and the join of t
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import select
 import socket
@@ -221,6 +222,11 @@ class SyncConnection:
         self._outbox_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._close_when_written = False
+        # On a plain TCP socket (not TLS) on POSIX, the reader and the writers use its file
+        # descriptor directly (os.read, os.write): CPython's recv() and sendall() on a socket
+        # with a timeout call poll() before each read or write, one system call per message
+        # that the reader (which polled already) and a writer with room to write do not need.
+        self._plain = type(sock) is socket.socket and os.name == "posix"
 
         # One lock around the protocol object and the socket's writes: send() from any thread.
         self._lock = threading.Lock()
@@ -229,6 +235,9 @@ class SyncConnection:
         self._inbox: deque[Message] = deque()
         self._inbox_changed = threading.Condition()
         self._receivers_waiting = 0  # recv() calls waiting for a message (under _inbox_changed)
+        # The reader waits for the application (a full inbox, or a failure held back): only
+        # then does recv() have to wake it (under _inbox_changed; saves a notify per message).
+        self._reader_waiting = False
         self._reader_done = threading.Event()
         self._closed: Closed | None = None
         # Pings waiting for their pong, oldest first: payload -> event set when it arrives.
@@ -357,7 +366,7 @@ class SyncConnection:
                 if data == SEND_EOF:
                     self.socket.shutdown(socket.SHUT_WR)
                 else:
-                    self.socket.sendall(data)
+                    self._send_all(data)
             except OSError as exc:
                 self._abort_locked()
                 if raise_errors:
@@ -365,6 +374,19 @@ class SyncConnection:
                 break
         # After a failure, end TCP at once (§7.1.7); after a close frame, within close_timeout.
         self._deadlines.sent(self.protocol, time.monotonic())
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall``, but first one ``os.write`` on a plain socket: the kernel mostly has room
+        for all of it, and then no poll() is needed (see ``_plain``). Hold the lock."""
+        if self._plain:
+            try:
+                sent = os.write(self.socket.fileno(), data)
+            except BlockingIOError:  # no room at all: sendall waits for it, up to the timeout
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]  # type: ignore[assignment]
+        self.socket.sendall(data)
 
     def _abort_locked(self) -> None:
         """Cut the TCP connection (both ways); the reader sees EOF and finishes. Hold the lock."""
@@ -395,14 +417,16 @@ class SyncConnection:
                 if wait <= 0:
                     raise TimeoutError(f"no message within {timeout} seconds")
                 self._receivers_waiting += 1
-                self._inbox_changed.notify_all()  # the reader may wait for the application
+                if self._reader_waiting:  # the reader waits for the application to ask
+                    self._inbox_changed.notify_all()
                 try:
                     self._inbox_changed.wait(wait)
                 finally:
                     self._receivers_waiting -= 1
             if self._inbox:
                 message = self._inbox.popleft()
-                self._inbox_changed.notify_all()
+                if self._reader_waiting:  # it may wait for room in the inbox
+                    self._inbox_changed.notify_all()
                 return message
         raise self._closed_exception()
 
@@ -503,7 +527,12 @@ class SyncConnection:
                 if not readable.wait(min(TICK, TICK if wake is None else wake - now)):
                     continue
                 try:
-                    data = self.socket.recv(RECV_SIZE)
+                    if self._plain:
+                        data = os.read(self.socket.fileno(), RECV_SIZE)  # it polled: no wait
+                    else:
+                        data = self.socket.recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue  # poll() said readable, yet nothing was there: wait again
                 except TimeoutError:
                     # TLS: poll() saw bytes, but not a whole record of application data (a
                     # record cut in two segments, a TLS 1.3 session ticket): wait again.
@@ -561,10 +590,12 @@ class SyncConnection:
         """
         deadline = time.monotonic() + min(FAILURE_GRACE, self.close_timeout)
         with self._inbox_changed:
+            self._reader_waiting = True  # recv() wakes us only when we say we wait
             while not failure_may_go(
                 len(self._inbox), self._receivers_waiting, time.monotonic(), deadline
             ):
                 self._inbox_changed.wait(max(0.0, deadline - time.monotonic()))
+            self._reader_waiting = False
         with self._lock:
             self.protocol.fail_pending()
             self._flush()
@@ -589,9 +620,12 @@ class SyncConnection:
                     and len(self._inbox) >= self.max_queue
                     and self.protocol.state is State.OPEN
                 ):
+                    self._reader_waiting = True
                     self._inbox_changed.wait(TICK)
+                self._reader_waiting = False
                 self._inbox.append(event.data)
-                self._inbox_changed.notify_all()
+                if self._receivers_waiting:  # nobody to wake up otherwise
+                    self._inbox_changed.notify_all()
         elif isinstance(event, Pong):
             with self._lock:
                 # This pong answers its ping and every ping sent before it (§5.5.3).
