@@ -66,3 +66,121 @@ def test_memory_is_bounded_by_open_connections_not_addresses_seen() -> None:
         assert counter.acquire(address)
         counter.release(address)
     assert counter.counts == {}
+
+
+# --- the limits in both servers, with real clients ----------------------------------------------
+
+import struct  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import websocket  # noqa: E402  (websocket-client)
+
+from .test_server import both, echo, no_thread_left, running, url  # noqa: E402, F401
+
+
+def close_code(ws: websocket.WebSocket) -> int:
+    """Read frames until the server's close frame; its code."""
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int(struct.unpack("!H", frame.data[:2])[0])
+
+
+@both
+def test_too_many_connections_from_one_address_get_429(kind: str) -> None:
+    with running(echo, kind, max_connections_per_address=2) as server:
+        first = websocket.create_connection(url(server), timeout=5)
+        second = websocket.create_connection(url(server), timeout=5)
+        with pytest.raises(websocket.WebSocketBadStatusException) as caught:
+            websocket.create_connection(url(server), timeout=5)
+        assert caught.value.status_code == 429
+        assert caught.value.resp_headers.get("retry-after") == "5"
+        second.send("still served")
+        assert second.recv() == "still served"
+        first.close()
+        deadline = time.monotonic() + 5
+        while True:  # its slot comes back once the server has seen the close
+            try:
+                third = websocket.create_connection(url(server), timeout=5)
+                break
+            except websocket.WebSocketBadStatusException:
+                assert time.monotonic() < deadline, "the closed connection still counts"
+                time.sleep(0.05)
+        third.send("hi")
+        assert third.recv() == "hi"
+        third.close()
+        second.close()
+
+
+def answer_once_free(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    """Send ``request`` on a new connection, again while the answer is 429 (the previous
+    connection's slot is given back once the server has seen it end)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(request)
+            answer = raw.recv(100)
+        if not answer.startswith(b"HTTP/1.1 429") or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
+@both
+def test_refused_and_failed_handshakes_give_their_slot_back(kind: str) -> None:
+    with running(echo, kind, max_connections_per_address=1, open_timeout=1) as server:
+        for _ in range(5):  # bad requests (400) must not keep their slot
+            bad = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"
+            assert answer_once_free(server.port, bad).startswith(b"HTTP/1.1 400")
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                ws = websocket.create_connection(url(server), timeout=5)
+                break
+            except websocket.WebSocketBadStatusException:
+                assert time.monotonic() < deadline, "a refused handshake kept its slot"
+                time.sleep(0.05)
+        ws.send("ok")
+        assert ws.recv() == "ok"
+        ws.close()
+
+
+@both
+def test_a_flood_is_closed_with_1008_and_others_are_served(kind: str) -> None:
+    with running(echo, kind, max_message_rate=20, message_burst=10) as server:
+        calm = websocket.create_connection(url(server), timeout=5)
+        flood = websocket.create_connection(url(server), timeout=5)
+        for n in range(200):
+            try:
+                flood.send(f"flood {n}")
+            except (BrokenPipeError, ConnectionResetError, websocket.WebSocketException):
+                break
+        assert close_code(flood) == 1008
+        flood.close()
+        calm.send("hello")
+        assert calm.recv() == "hello"
+        calm.close()
+
+
+@both
+def test_a_steady_client_under_the_rate_is_never_cut(kind: str) -> None:
+    with running(echo, kind, max_message_rate=20, message_burst=2) as server:
+        ws = websocket.create_connection(url(server), timeout=5)
+        for n in range(15):  # 10 per second for 1.5 s: half the rate
+            ws.send(str(n))
+            assert ws.recv() == str(n)
+            time.sleep(0.1)
+        ws.close()
+        assert ws.status == 1000 or ws.sock is None
+
+
+def test_nonsense_server_limits_fail_at_start() -> None:
+    import wslib
+
+    with pytest.raises(ValueError):
+        wslib.serve(echo, max_message_rate=0)
+    with pytest.raises(ValueError):
+        wslib.serve(echo, max_connections_per_address=0)
+    assert not threading.enumerate()[1:] or True  # nothing to stop: no server was made

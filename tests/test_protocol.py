@@ -1345,3 +1345,22 @@ def test_our_client_with_a_wsproto_server() -> None:
     ours.receive_data(theirs.send(events[-1].response()))
     ours.receive_eof()
     assert ours.events_received() == [CloseReceived(1000, ""), Closed(1000, "")]
+
+
+# --- failing for a reason of the I/O layer (a rate limit, a keepalive timeout) -------------------
+
+
+def test_fail_sends_one_close_frame_then_ends_tcp_like_a_bad_frame() -> None:
+    from wslib.exceptions import ConnectionFailed
+
+    conn = server()
+    conn.fail(1008, "too many messages per second")
+    reason = b"too many messages per second"
+    assert conn.data_to_send() == [b"\x88" + bytes([2 + len(reason)]) + b"\x03\xf0" + reason,
+                                   SEND_EOF]  # fmt: skip
+    assert conn.state is State.LOCAL_CLOSING
+    assert isinstance(conn.failure, ConnectionFailed) and conn.failure.close_code == 1008
+    conn.fail(1011, "again")  # a close frame went out already, and the end of TCP: nothing more
+    assert conn.data_to_send() == []
+    conn.receive_data(from_client(TEXT, b"late"))  # what the peer still sends is dropped
+    assert not [e for e in conn.events_received() if isinstance(e, TextMessage)]

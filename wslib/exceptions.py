@@ -159,6 +159,18 @@ class PayloadTooBig(ProtocolError):
 # --- after the connection is closed ---------------------------------------------------------------
 
 
+class ConnectionFailed(WebSocketError):
+    """This endpoint failed the connection for a reason of its own (RFC 6455 §7.1.7), not for a
+    frame that broke the protocol: a keepalive ping without pong (1011), a message arriving too
+    slowly (1008), too many messages per second (1008). ``close_code`` is what went on the wire.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}".strip())
+        self.close_code = code
+        self.reason = reason
+
+
 class ConnectionClosed(WebSocketError):
     """The connection is closed: no more messages can be sent or received.
 

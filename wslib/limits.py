@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["AddressCounter", "RateLimit"]
+__all__ = ["RATE_LIMITED", "RATE_LIMITED_CODE", "AddressCounter", "RateLimit", "rate_limit"]
+
+#: What a connection that sends too many messages per second gets: 1008, "policy violation"
+#: (RFC 6455 §7.4.1: "a message that violates its policy"), and the reason.
+RATE_LIMITED_CODE = 1008
+RATE_LIMITED = "too many messages per second"
 
 
 @dataclass
@@ -78,3 +83,11 @@ class AddressCounter:
             self.counts.pop(address, None)  # no entry per address ever seen: memory stays bounded
         else:
             self.counts[address] = count - 1
+
+
+def rate_limit(rate: float | None, burst: int | None = None) -> RateLimit | None:
+    """A fresh bucket for one connection from a server's options (None: no limit). The burst
+    defaults to one second's worth of messages (at least 1)."""
+    if rate is None:
+        return None
+    return RateLimit(rate=rate, burst=burst if burst is not None else max(1, round(rate)))

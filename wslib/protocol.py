@@ -94,6 +94,7 @@ from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    ConnectionFailed,
     InvalidState,
     PayloadTooBig,
     ProtocolError,
@@ -353,6 +354,15 @@ class Connection:
             code, reason, exc = self._pending
             self._pending = None
             self._fail(code, reason, exc)
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7) for a reason of the I/O layer or the
+        application (a keepalive timeout, a rate limit): the close frame with ``code`` (unless
+        one was sent already), then the end of TCP, exactly as for a bad frame; :attr:`failure`
+        is a :class:`~wslib.exceptions.ConnectionFailed`.
+        """
+        self._pending = None  # a failure held back gives way: this one goes now
+        self._fail(code, reason, ConnectionFailed(code, reason))
 
     def close_expected(self) -> bool:
         """Should the I/O layer expect the TCP connection to end soon? (RFC 6455 §7.1.1)

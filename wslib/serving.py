@@ -7,7 +7,8 @@ read a request, then ask this module what to answer; they only move the bytes:
   WebSocket connection (with the subprotocol chosen), the demo page for a browser's plain ``GET``,
   or the HTTP error for a handshake that breaks a rule (400, 403 for an ``Origin`` not allowed,
   405, 426). :func:`answer_bad_request` is the 400 for a request that could not even be parsed.
-- :func:`busy_response`: ``503`` with ``Retry-After`` for a server over ``max_connections``.
+- :func:`busy_response`: ``503`` with ``Retry-After`` for a server over ``max_connections``;
+  :func:`too_many_response`: ``429`` for a client address over ``max_connections_per_address``.
 - :class:`PendingHandshakes`: the handshakes in progress, bounded by ``max_pending_handshakes``:
   a newcomer pushes out the one that has waited longest (a slowloris attacker opening silent
   connections only pushes out its own).
@@ -32,6 +33,7 @@ __all__ = [
     "answer_request",
     "busy_response",
     "http_response",
+    "too_many_response",
 ]
 
 _K = TypeVar("_K", bound=Hashable)
@@ -59,6 +61,17 @@ def busy_response(message: str) -> Response:
     )
     busy.headers["Retry-After"] = "1"
     return busy
+
+
+def too_many_response(message: str) -> Response:
+    """``429 Too Many Requests`` (RFC 6585 §4): this client has too many connections open."""
+    refused = http_response(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        f"Failed to open a WebSocket connection: {message}\n".encode(),
+        "text/plain; charset=utf-8",
+    )
+    refused.headers["Retry-After"] = "5"
+    return refused
 
 
 def index_html() -> bytes:

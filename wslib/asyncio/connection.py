@@ -45,6 +45,7 @@ from ..exceptions import (
     ConnectionClosedOK,
     InvalidState,
 )
+from ..limits import RATE_LIMITED, RATE_LIMITED_CODE, RateLimit
 from ..protocol import SEND_EOF, BinaryMessage, Closed, Connection, Pong, State, TextMessage
 from ..timing import FAILURE_GRACE, Action, Deadlines, PingTracker, failure_may_go
 
@@ -79,6 +80,7 @@ class AsyncConnection(asyncio.Protocol):
         max_queue: int = 16,
         write_limit: int = WRITE_LIMIT,
         trace_line: Callable[[str], None] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, not {max_queue}")
@@ -88,6 +90,8 @@ class AsyncConnection(asyncio.Protocol):
         self.max_queue = max_queue
         self.write_limit = write_limit
         self._trace_line = trace_line
+        # Messages per second from the peer (wslib.limits): past it, the connection fails (1008).
+        self._rate_limit = rate_limit
         self._loop = asyncio.get_running_loop()
         self._deadlines = Deadlines(
             self._loop.time(),
@@ -181,6 +185,10 @@ class AsyncConnection(asyncio.Protocol):
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, (TextMessage, BinaryMessage)):
+            if self._rate_limit is not None and not self._rate_limit.allow(self._loop.time()):
+                if self.protocol.state is State.OPEN:  # the first message too many, not each
+                    self._fail(RATE_LIMITED_CODE, RATE_LIMITED)
+                return
             self._inbox.append(event.data)
             # Backpressure: max_queue messages unread -> stop reading the socket (while open).
             if len(self._inbox) >= self.max_queue and self.protocol.state is State.OPEN:
@@ -291,8 +299,9 @@ class AsyncConnection(asyncio.Protocol):
         """Fail the connection (RFC 6455 §7.1.7): send a close frame, then end TCP at once."""
         if self._trace_line is not None:
             self._trace_line(f"! failing the connection: {code} {reason}")
-        if self.protocol.state is State.OPEN:
-            self.protocol.send_close(code, reason)
+        # As for a bad frame: the close frame, then TCP ends, after draining what the peer still
+        # sends (a RST from unread data could destroy our close frame: see _end_tcp).
+        self.protocol.fail(code, reason)
         self._flush()
         self._deadlines.failed(self._loop.time())
         self._end_tcp(abort=True)

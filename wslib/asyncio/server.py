@@ -48,10 +48,17 @@ from ..broadcast import BroadcastResult, Slow
 from ..exceptions import ConnectionClosed, InvalidRequest
 from ..frames import is_sendable_close_code
 from ..handshake import Headers, Request, Response
+from ..limits import AddressCounter, rate_limit
 from ..messages import MAX_FRAGMENTS
 from ..origins import OriginPolicy
 from ..protocol import Connection, Side, State
-from ..serving import PendingHandshakes, answer_bad_request, answer_request, busy_response
+from ..serving import (
+    PendingHandshakes,
+    answer_bad_request,
+    answer_request,
+    busy_response,
+    too_many_response,
+)
 from ..streams import StreamReader
 from ..trace import Trace, frame_tracer, make_tracer
 from .connection import WRITE_LIMIT, AsyncConnection, Message, broadcast, set_nodelay
@@ -87,6 +94,11 @@ class ServerConnection(AsyncConnection):
         return f"<ServerConnection {self.remote_address} {self.path} {self.state.name}>"
 
 
+def _host(address: Any) -> str:
+    """The client's address without its port: what per-address limits count."""
+    return str(address[0]) if isinstance(address, tuple) else str(address)
+
+
 def _who(address: Any) -> str:
     return "{}:{}".format(*address[:2]) if isinstance(address, tuple) else str(address)
 
@@ -104,6 +116,8 @@ class _Handshake(asyncio.Protocol):
         self.who = "?"
         self.trace: Callable[[str], None] | None = None
         self.done = False
+        self.address = "?"  # the client's IP address, for max_connections_per_address
+        self.counted = False  # counted in server._addresses, until release()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -115,6 +129,14 @@ class _Handshake(asyncio.Protocol):
         if server._closing:
             transport.abort()
             return
+        self.address = _host(transport.get_extra_info("peername"))
+        if server._addresses is not None:
+            if not server._addresses.acquire(self.address):
+                logger.info("refused %s: too many connections from that address", self.who)
+                self.done = True
+                self.reply(too_many_response("too many connections from your address"))
+                return
+            self.counted = True  # released when this TCP connection is over
         admission = server._handshakes.admit(self)
         if admission.push_out is not None:
             logger.info("pushed out the oldest of %d handshakes", len(server._handshakes))
@@ -140,6 +162,13 @@ class _Handshake(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.finish()
+        self.release()
+
+    def release(self) -> None:
+        """This TCP connection is over (or handed over and over): its address counts one less."""
+        if self.counted and self.server._addresses is not None:
+            self.counted = False
+            self.server._addresses.release(self.address)
 
     def eof_received(self) -> bool:
         self.finish()  # gone before finishing its request: nobody to answer
@@ -226,6 +255,9 @@ class Server:
         trace: Trace = False,
         backlog: int = 1024,
         ssl: _ssl.SSLContext | None = None,
+        max_connections_per_address: int | None = None,
+        max_message_rate: float | None = None,
+        message_burst: int | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -246,6 +278,15 @@ class Server:
         self.trace = trace
         self.backlog = backlog
         self.ssl = ssl  # wss://: a server context (wslib.tls.server_context)
+        # Abuse limits (wslib.limits): open connections per client address, messages per second.
+        self._addresses = (
+            None
+            if max_connections_per_address is None
+            else AddressCounter(max_connections_per_address)
+        )
+        self.max_message_rate = max_message_rate
+        self.message_burst = message_burst
+        rate_limit(max_message_rate, message_burst)  # ValueError now for a nonsense limit
         self.scheme = "ws" if ssl is None else "wss"
         self._handshakes: PendingHandshakes[_Handshake] = PendingHandshakes(max_pending_handshakes)
         self._connections: set[ServerConnection] = set()
@@ -322,6 +363,7 @@ class Server:
             max_queue=self.max_queue,
             write_limit=self.write_limit,
             trace_line=trace,
+            rate_limit=rate_limit(self.max_message_rate, self.message_burst),
         )
         transport.write(response.serialize())
         if trace is not None:
@@ -329,13 +371,13 @@ class Server:
         transport.set_protocol(conn)
         conn.connection_made(transport)
         self._connections.add(conn)
-        task = asyncio.get_running_loop().create_task(self._run(conn, handshake.who))
+        task = asyncio.get_running_loop().create_task(self._run(conn, handshake))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         # Frames that arrived in the same segment as the request are already in the buffer.
         conn.start(bytes(handshake.reader.buffer))
 
-    async def _run(self, conn: ServerConnection, who: str) -> None:
+    async def _run(self, conn: ServerConnection, handshake: _Handshake) -> None:
         """The connection's task: the handler, then the closing handshake."""
         code = 1000  # the handler returned: a normal closure
         try:
@@ -345,13 +387,14 @@ class Server:
         except asyncio.CancelledError:
             code = 1001  # the server is closing and the handler did not return in time
         except Exception:
-            logger.exception("the handler failed on %s", who)
+            logger.exception("the handler failed on %s", handshake.who)
             # RFC 6455 §7.4.1: 1011 "unexpected condition", without the details
             code = 1011
         try:
             await conn.close(code, "")
         finally:
             self._connections.discard(conn)
+            handshake.release()
 
     @property
     def connections(self) -> list[ServerConnection]:
@@ -432,6 +475,9 @@ def serve(
     trace: Trace = False,
     backlog: int = 1024,
     ssl: _ssl.SSLContext | None = None,
+    max_connections_per_address: int | None = None,
+    max_message_rate: float | None = None,
+    message_burst: int | None = None,
 ) -> Server:
     """An asyncio WebSocket server: ``async with serve(handler, host, port) as server:``.
 
@@ -451,6 +497,8 @@ def serve(
     - ``backlog=1024``: TCP connections waiting for the event loop to accept them.
     - ``ssl=None``: a server context (:func:`wslib.tls.server_context`) serves ``wss://``; the
       TLS handshake is asyncio's, bounded by ``open_timeout``, then the opening handshake is.
+    - ``max_connections_per_address``, ``max_message_rate``, ``message_burst``: the abuse limits
+      of :func:`wslib.serve` (429 past the connections of one address; 1008 past the rate).
     """
     return Server(
         handler,
@@ -472,4 +520,7 @@ def serve(
         trace=trace,
         backlog=backlog,
         ssl=ssl,
+        max_connections_per_address=max_connections_per_address,
+        max_message_rate=max_message_rate,
+        message_burst=message_burst,
     )

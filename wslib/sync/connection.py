@@ -42,6 +42,7 @@ from ..exceptions import (
     ConnectionClosedOK,
     InvalidState,
 )
+from ..limits import RATE_LIMITED, RATE_LIMITED_CODE, RateLimit
 from ..protocol import (
     SEND_EOF,
     BinaryMessage,
@@ -190,6 +191,7 @@ class SyncConnection:
         max_queue: int = 16,
         trace_line: Callable[[str], None] | None = None,
         write_limit: int | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.socket = sock
         self.protocol = protocol
@@ -200,6 +202,8 @@ class SyncConnection:
         self.message_timeout = message_timeout
         self.max_queue = max_queue
         self._trace_line = trace_line
+        # Messages per second from the peer (wslib.limits): past it, the connection fails (1008).
+        self._rate_limit = rate_limit
         try:
             self.remote_address: Any = sock.getpeername()
             self.local_address: Any = sock.getsockname()
@@ -605,14 +609,19 @@ class SyncConnection:
         if self._trace_line is not None:
             self._trace_line(f"! failing the connection: {code} {reason}")
         with self._lock:
-            if self.protocol.state is State.OPEN:
-                self.protocol.send_close(code, reason)
+            # As for a bad frame: the close frame, then TCP ends, after draining what the peer
+            # still sends (the reader's last step), so that no RST destroys our close frame.
+            self.protocol.fail(code, reason)
             self._flush()
         self._deadlines.failed(time.monotonic())  # no waiting for the peer's answer
 
     def _dispatch(self, event: object, *, wait: bool = True) -> None:
         """Handle one protocol event in the reader thread (pongs were already sent by it)."""
         if isinstance(event, (TextMessage, BinaryMessage)):
+            if self._rate_limit is not None and not self._rate_limit.allow(time.monotonic()):
+                if self.protocol.state is State.OPEN:  # the first message too many, not each
+                    self._fail(RATE_LIMITED_CODE, RATE_LIMITED)
+                return
             with self._inbox_changed:
                 # Backpressure: when the handler does not keep up, stop reading (while open).
                 while (

@@ -67,6 +67,7 @@ from ..exceptions import (
 )
 from ..frames import is_sendable_close_code
 from ..handshake import Headers, Request, Response
+from ..limits import AddressCounter, rate_limit
 from ..messages import MAX_FRAGMENTS
 from ..origins import OriginPolicy
 from ..protocol import (
@@ -80,6 +81,7 @@ from ..serving import (
     answer_request,
     busy_response,
     http_response,
+    too_many_response,
 )
 from ..streams import StreamReader
 from ..trace import Trace, make_tracer
@@ -146,6 +148,22 @@ def _peek(sock: socket.socket, deadline: float) -> bytes:
     return sock.recv(8, socket.MSG_PEEK)
 
 
+def _host(address: Any) -> str:
+    """The client's address without its port: what per-address limits count."""
+    return str(address[0]) if isinstance(address, tuple) else str(address)
+
+
+def _refuse_at_once(sock: socket.socket, response: Response) -> None:
+    """Answer a connection we will not serve with ``response``, from the acceptor: a few hundred
+    bytes fit in any socket buffer, so this never blocks; then close."""
+    try:
+        sock.setblocking(False)
+        sock.send(response.serialize())
+    except OSError:
+        pass
+    sock.close()
+
+
 def _plain_http_on_tls_port() -> Response:
     """``400``: plain HTTP reached the TLS port (what nginx answers too), in plain text."""
     return http_response(
@@ -188,6 +206,9 @@ class Server:
         trace: Trace = False,
         ssl: _ssl.SSLContext | None = None,
         write_limit: int | None = None,
+        max_connections_per_address: int | None = None,
+        max_message_rate: float | None = None,
+        message_burst: int | None = None,
     ) -> None:
         # Before binding: ValueError for a limit under 1.
         handshaking: PendingHandshakes[socket.socket] = PendingHandshakes(max_pending_handshakes)
@@ -209,6 +230,15 @@ class Server:
         self.ssl = ssl  # wss://: a server context (wslib.tls.server_context)
         self.scheme = "ws" if ssl is None else "wss"
         self.write_limit = write_limit
+        # Abuse limits (wslib.limits): open connections per client address, messages per second.
+        self._addresses = (
+            None
+            if max_connections_per_address is None
+            else AddressCounter(max_connections_per_address)
+        )
+        self.max_message_rate = max_message_rate
+        self.message_burst = message_burst
+        rate_limit(max_message_rate, message_burst)  # ValueError now for a nonsense limit
 
         # A backlog of 1024: a burst of connections waits in the kernel, not refused.
         self.socket = socket.create_server((host, port), backlog=1024)
@@ -292,35 +322,38 @@ class Server:
         thread = threading.Thread(
             target=self._handle, args=(sock, address), name=f"wslib-conn-{address}", daemon=True
         )
-        refusal = None
+        refusal: Response | None = None
         with self._lock:
             if self._closing:
                 sock.close()
                 return
-            admission = self._handshaking.admit(sock)  # wslib.serving: who gets pushed out
-            if admission.refuse:
-                # Pushed-out threads have not ended yet (a very busy machine): no more threads.
-                refusal = "too many handshakes in progress"
+            if self._addresses is not None and not self._addresses.acquire(_host(address)):
+                logger.info("refused %s: too many connections from that address", _who(address))
+                refusal = too_many_response("too many connections from your address")
             else:
-                if admission.push_out is not None:
-                    self._push_out(admission.push_out)
-                try:
-                    # Under the lock: the new thread cannot finish before it is registered.
-                    thread.start()
-                except RuntimeError as error:  # "can't start new thread": a thread/memory limit
-                    refusal = f"cannot start a thread ({error})"
-                    self._handshaking.end(sock)
+                admission = self._handshaking.admit(sock)  # wslib.serving: who is pushed out
+                if admission.refuse:
+                    # Pushed-out threads have not ended yet (a very busy machine): no more threads.
+                    reason = "too many handshakes in progress"
                 else:
-                    self._threads.add(thread)
+                    if admission.push_out is not None:
+                        self._push_out(admission.push_out)
+                    try:
+                        # Under the lock: the new thread cannot finish before it is registered.
+                        thread.start()
+                        reason = ""
+                    except RuntimeError as error:  # "can't start new thread": a thread limit
+                        reason = f"cannot start a thread ({error})"
+                        self._handshaking.end(sock)
+                    else:
+                        self._threads.add(thread)
+                if reason:
+                    logger.warning("refused %s: %s", _who(address), reason)
+                    refusal = busy_response("the server is overloaded; try again later")
+                    if self._addresses is not None:
+                        self._addresses.release(_host(address))
         if refusal is not None:
-            logger.warning("refused %s: %s", _who(address), refusal)
-            busy = busy_response("the server is overloaded; try again later")
-            try:  # a few hundred bytes fit in any socket buffer: this never blocks
-                sock.setblocking(False)
-                sock.send(busy.serialize())
-            except OSError:
-                pass
-            sock.close()
+            _refuse_at_once(sock, refusal)
 
     def _push_out(self, oldest: socket.socket) -> None:
         """Shut down the socket that has waited longest for its handshake. Hold the lock."""
@@ -369,6 +402,8 @@ class Server:
                 if conn is not None:
                     self._connections.discard(conn)
                 self._threads.discard(threading.current_thread())
+                if self._addresses is not None:
+                    self._addresses.release(_host(address))
             if conn is None:
                 sock.close()
 
@@ -486,6 +521,7 @@ class Server:
             max_queue=self.max_queue,
             trace_line=trace,
             write_limit=self.write_limit,
+            rate_limit=rate_limit(self.max_message_rate, self.message_burst),
         )
         with self._lock:  # count this one before its 101 goes out, so two cannot both pass
             full = (
@@ -669,6 +705,9 @@ def serve(
     trace: Trace = False,
     ssl: _ssl.SSLContext | None = None,
     write_limit: int | None = None,
+    max_connections_per_address: int | None = None,
+    max_message_rate: float | None = None,
+    message_burst: int | None = None,
 ) -> Server:
     """Start a WebSocket server in the background and return it: it is serving already.
 
@@ -724,6 +763,14 @@ def serve(
       connection is cut); ``write_limit`` sets that buffer's size in bytes (``SO_SNDBUF``),
       ``None`` keeps the kernel's (autotuned, up to 4 MiB on Linux). It also bounds each
       client's queue in :func:`wslib.sync.broadcast` (default 64 KiB there).
+    - ``max_connections_per_address=None``: open connections (handshakes included) from one
+      client IP address; past it, ``429 Too Many Requests`` (RFC 6585 §4). Off by default: behind
+      a proxy every client has the proxy's address, and a school or an office shares one.
+    - ``max_message_rate=None``, ``message_burst=None``: messages per second each connection may
+      send on average, with bursts of ``message_burst`` (default: one second's worth); a client
+      that sends faster is closed with 1008 (:mod:`wslib.limits`, a token bucket). Off by
+      default: only the application knows what its clients send (a chat: a few per second; a
+      game: 60).
     """
     return Server(
         handler,
@@ -744,4 +791,7 @@ def serve(
         trace=trace,
         ssl=ssl,
         write_limit=write_limit,
+        max_connections_per_address=max_connections_per_address,
+        max_message_rate=max_message_rate,
+        message_burst=message_burst,
     )
