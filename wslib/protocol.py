@@ -306,6 +306,10 @@ class Connection:
         """
         if self._reader.eof:
             return
+        if self.failure is not None:
+            # §7.1.7: after failing, the endpoint "MUST NOT continue to attempt to process data
+            # (including a responding Close frame) from the remote endpoint".
+            return
         self._reader.feed_data(data)
         self._step()
 
