@@ -6,6 +6,7 @@ import random
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -236,3 +237,78 @@ def test_stop_from_another_thread_closes_the_open_connection() -> None:
                 conn.recv(timeout=10)
     assert [a.kind for a in loop.history] == ["open", "closed"]
     assert loop.history[-1].code == 1001
+
+
+# --- the asyncio loop: the same decisions (wslib.reconnect.ReconnectPlan) ------------------------
+
+
+def run_async(coroutine: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(asyncio.wait_for(coroutine, 20))
+
+
+def test_asyncio_comes_back_after_restart_codes_and_stops_on_a_final_one() -> None:
+    import wslib.asyncio
+
+    codes = iter([1012, 1013, 1008])
+
+    async def handler(conn: Any) -> None:
+        await conn.send("hello")
+        await conn.close(next(codes), "bye")
+
+    async def main() -> tuple[list[str], Any]:
+        got: list[str] = []
+        async with wslib.asyncio.serve(handler, ping_interval=None) as server:
+            loop = wslib.asyncio.reconnecting(
+                f"ws://127.0.0.1:{server.port}/", backoff=FAST, ping_interval=None
+            )
+            async for conn in loop:
+                try:
+                    async for message in conn:
+                        got.append(str(message))
+                except wslib.ConnectionClosed:
+                    pass
+        return got, loop
+
+    got, loop = run_async(main())
+    assert got == ["hello"] * 3
+    assert loop.close_code == 1008
+    assert [a.delay for a in loop.history if a.kind == "wait"] == [0.05, 0.1]
+
+
+def test_asyncio_nobody_listening_is_retried_then_given_up() -> None:
+    import wslib.asyncio
+
+    port = free_port()
+
+    async def main() -> Any:
+        loop = wslib.asyncio.reconnecting(
+            f"ws://127.0.0.1:{port}/", backoff=FAST, max_attempts=3, timeout=2
+        )
+        with pytest.raises(ConnectionRefusedError):
+            async for _ in loop:
+                pytest.fail("nothing listens there")
+        return loop
+
+    loop = run_async(main())
+    assert [a.kind for a in loop.history] == ["failed", "wait"] * 2 + ["failed"]
+
+
+def test_asyncio_a_403_is_final() -> None:
+    import wslib.asyncio
+
+    async def main() -> None:
+        async def nothing(conn: Any) -> None:
+            return None
+
+        async with wslib.asyncio.serve(nothing, origins=["http://good.example"]) as server:
+            loop = wslib.asyncio.reconnecting(
+                f"ws://127.0.0.1:{server.port}/", backoff=FAST, origin="http://evil.example"
+            )
+            with pytest.raises(wslib.InvalidResponse) as caught:
+                async for _ in loop:
+                    pytest.fail("refused")
+            assert caught.value.status == 403
+
+    run_async(main())

@@ -23,8 +23,9 @@ new connection. Two questions decide how:
    random part of it (*jitter*) so the herd spreads out in time.
 
 :class:`Backoff` computes the delays; :func:`should_reconnect` and :func:`should_retry_open`
-classify how a connection ended. The loops that use them live in the I/O layers
-(:func:`wslib.sync.reconnect.reconnecting`).
+classify how a connection ended; :class:`ReconnectPlan` puts them together into the decisions of
+a reconnecting loop. The loops themselves, which wait and connect, live in the I/O layers
+(:func:`wslib.sync.reconnect.reconnecting`, :func:`wslib.asyncio.reconnect.reconnecting`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "COME_BACK_LATER",
+    "Attempt",
     "Backoff",
+    "ReconnectPlan",
     "should_reconnect",
     "should_retry_open",
 ]
@@ -104,3 +107,91 @@ class Backoff:
         ceiling = self.ceiling(attempt)
         draw = (rng or random).random()
         return ceiling * (1 - self.jitter * draw)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One event of a reconnecting client, for logs and timelines.
+
+    ``kind`` is ``"open"`` (a connection opened), ``"closed"`` (it ended; ``code`` is its close
+    code), ``"failed"`` (opening failed; ``detail`` says why, ``code`` is the HTTP status if any)
+    or ``"wait"`` (``delay`` seconds of backoff before the next attempt). ``at`` is the time the
+    I/O layer gave (its clock: :func:`time.monotonic`, or the event loop's).
+    """
+
+    at: float
+    kind: str
+    code: int | None = None
+    detail: str = ""
+    delay: float = 0.0
+
+
+class ReconnectPlan:
+    """The decisions of a reconnecting client, without I/O: both I/O layers' loops ask it.
+
+    Tell it what happened (:meth:`opened`, :meth:`closed`, :meth:`open_failed`, each with the
+    time); it answers with the delay before the next attempt, or ``None`` to stop (a final close
+    code, a final HTTP status, or ``max_attempts`` failures in a row: :attr:`gave_up`). It keeps
+    :attr:`history` and, once the loop ends on a close, :attr:`close_code`.
+
+    - ``stable_after``: a connection that stayed open this long resets the backoff to its first
+      delay (one that opens and closes at once does not: a server that accepts and then says
+      1013 "try again later" must not be hammered).
+    - ``max_attempts``: consecutive failed attempts before giving up (None: never).
+    """
+
+    def __init__(
+        self,
+        backoff: Backoff | None = None,
+        *,
+        stable_after: float = 5.0,
+        max_attempts: int | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.backoff = backoff or Backoff()
+        self.stable_after = stable_after
+        self.max_attempts = max_attempts
+        self.rng = rng or random.Random()
+        self.history: list[Attempt] = []
+        self.close_code: int | None = None
+        self.gave_up = False
+        self._failures = 0  # consecutive attempts that did not give a stable connection
+        self._opened_at: float | None = None
+
+    def opened(self, now: float) -> None:
+        self._opened_at = now
+        self.history.append(Attempt(now, "open"))
+
+    def closed(self, now: float, code: int | None, reason: str = "") -> float | None:
+        """The connection ended with ``code``: the delay before the next one, or None to stop."""
+        self.history.append(Attempt(now, "closed", code=code, detail=reason))
+        if not should_reconnect(code):
+            self.close_code = code
+            return None
+        if self._opened_at is not None and now - self._opened_at >= self.stable_after:
+            self._failures = 0
+        self._opened_at = None
+        return self._next_delay(now)
+
+    def open_failed(self, now: float, status: int | None, detail: str) -> float | None:
+        """Opening failed (``status``: the HTTP status of a refusal, None when nobody answered):
+        the delay before the next attempt, or None to stop (then the caller raises the error)."""
+        self.history.append(Attempt(now, "failed", code=status, detail=detail))
+        if not should_retry_open(status):
+            return None
+        return self._next_delay(now)
+
+    def stopped(self, now: float, code: int | None = None, reason: str = "") -> None:
+        """The application stopped the loop; ``code``: how its last connection closed, if any."""
+        self._opened_at = None
+        if code is not None:
+            self.history.append(Attempt(now, "closed", code=code, detail=reason))
+
+    def _next_delay(self, now: float) -> float | None:
+        self._failures += 1
+        if self.max_attempts is not None and self._failures >= self.max_attempts:
+            self.gave_up = True
+            return None
+        delay = self.backoff.delay(self._failures - 1, self.rng)
+        self.history.append(Attempt(now, "wait", delay=delay))
+        return delay

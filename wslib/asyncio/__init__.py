@@ -8,6 +8,8 @@ imports the other.
   loop (an :class:`asyncio.Protocol`), with backpressure both ways, and :func:`broadcast`.
 - :mod:`wslib.asyncio.server`: :func:`serve` and :class:`Server`, one task per connection.
 - :mod:`wslib.asyncio.client`: :func:`connect`.
+- :mod:`wslib.asyncio.reconnect`: :func:`reconnecting`, a client that comes back (with backoff)
+  when its connection ends with a "come back later" close code.
 
 ``import wslib.asyncio`` is explicit: ``import wslib`` loads only the threaded layer.
 """
@@ -16,15 +18,18 @@ from __future__ import annotations
 
 from .client import ClientConnection, connect
 from .connection import WRITE_LIMIT, AsyncConnection, broadcast
+from .reconnect import Reconnecting, reconnecting
 from .server import Server, ServerConnection, serve
 
 __all__ = [
     "WRITE_LIMIT",
     "AsyncConnection",
     "ClientConnection",
+    "Reconnecting",
     "Server",
     "ServerConnection",
     "broadcast",
     "connect",
+    "reconnecting",
     "serve",
 ]

@@ -28,49 +28,28 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import InvalidResponse
-from ..reconnect import Backoff, should_reconnect, should_retry_open
+from ..reconnect import Attempt, Backoff, ReconnectPlan
 from .client import ClientConnection, connect
 
 __all__ = ["Attempt", "Reconnecting", "reconnecting"]
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One event of a reconnecting client, for logs and timelines.
-
-    ``kind`` is ``"open"`` (a connection opened), ``"closed"`` (it ended; ``code`` is its close
-    code), ``"failed"`` (opening failed; ``detail`` says why, ``code`` is the HTTP status if any)
-    or ``"wait"`` (``delay`` seconds of backoff before the next attempt). ``at`` is a
-    :func:`time.monotonic` time.
-    """
-
-    at: float
-    kind: str
-    code: int | None = None
-    detail: str = ""
-    delay: float = 0.0
 
 
 class Reconnecting:
     """Iterate to get one open connection after another; see the module's documentation.
 
     - ``backoff``: the delays between attempts (:class:`~wslib.reconnect.Backoff`).
-    - ``stable_after=5.0``: a connection that stayed open this long resets the backoff to its
-      first delay (one that opens and closes at once does not: a server that accepts and then
-      says 1013 "try again later" must not be hammered).
-    - ``max_attempts``: give up after this many consecutive failed attempts, raising the last
-      error (default: never give up).
+    - ``stable_after=5.0``, ``max_attempts=None``: as for :class:`~wslib.reconnect.ReconnectPlan`
+      (which makes every decision of this loop; giving up raises the last error).
     - ``rng``: the random source for the jitter (seed it for reproducible delays).
     - ``uri`` may be a function that returns the URL of each attempt: a client that resumes
       after the last message it saw puts it in the URL (``/chat?after=ID``).
     - Other keyword arguments go to :func:`wslib.connect` for every attempt.
 
-    :attr:`history` lists every :class:`Attempt`; :attr:`close_code` is the code that ended the
-    loop (None while it runs or when it was stopped).
+    :attr:`history` lists every :class:`~wslib.reconnect.Attempt`; :attr:`close_code` is the
+    code that ended the loop (None while it runs or when it was stopped).
     """
 
     def __init__(
@@ -84,15 +63,20 @@ class Reconnecting:
         **connect_options: Any,
     ) -> None:
         self.uri = uri
-        self.backoff = backoff or Backoff()
-        self.stable_after = stable_after
-        self.max_attempts = max_attempts
-        self.rng = rng or random.Random()
+        self.plan = ReconnectPlan(
+            backoff, stable_after=stable_after, max_attempts=max_attempts, rng=rng
+        )
         self.connect_options = connect_options
-        self.history: list[Attempt] = []
-        self.close_code: int | None = None
         self.connection: ClientConnection | None = None
         self._stopped = threading.Event()
+
+    @property
+    def history(self) -> list[Attempt]:
+        return self.plan.history
+
+    @property
+    def close_code(self) -> int | None:
+        return self.plan.close_code
 
     def stop(self) -> None:
         """End the loop: wakes it from a backoff wait and closes the current connection."""
@@ -101,47 +85,36 @@ class Reconnecting:
         if conn is not None:
             conn.close(1001, "client going away")
 
-    def _note(self, kind: str, **fields: Any) -> None:
-        self.history.append(Attempt(time.monotonic(), kind, **fields))
-
     def __iter__(self) -> Iterator[ClientConnection]:
-        failures = 0  # consecutive attempts that did not give a stable connection
+        plan = self.plan
         while not self._stopped.is_set():
+            uri = self.uri() if callable(self.uri) else self.uri
             try:
-                uri = self.uri() if callable(self.uri) else self.uri
                 conn = connect(uri, **self.connect_options)
             except InvalidResponse as exc:
-                self._note("failed", code=exc.status, detail=str(exc))
-                if not should_retry_open(exc.status):
+                delay = plan.open_failed(time.monotonic(), exc.status, str(exc))
+                if delay is None:
                     raise
-                error: Exception = exc
             except OSError as exc:  # refused, reset, unreachable, timed out (TimeoutError)
-                self._note("failed", detail=f"{type(exc).__name__}: {exc}")
-                error = exc
+                delay = plan.open_failed(time.monotonic(), None, f"{type(exc).__name__}: {exc}")
+                if delay is None:
+                    raise
             else:
-                opened = time.monotonic()
-                self._note("open")
+                plan.opened(time.monotonic())
                 self.connection = conn
                 try:
                     yield conn
                 finally:  # the body is done, or the caller broke out (GeneratorExit)
                     conn.close()
                     self.connection = None
-                    self._note("closed", code=conn.close_code, detail=conn.close_reason or "")
-                code = conn.close_code
                 if self._stopped.is_set():
+                    plan.stopped(time.monotonic(), conn.close_code, conn.close_reason or "")
                     return
-                if not should_reconnect(code):
-                    self.close_code = code
+                delay = plan.closed(time.monotonic(), conn.close_code, conn.close_reason or "")
+                if delay is None:
+                    if plan.gave_up:
+                        raise ConnectionError(f"gave up: connection closed with {conn.close_code}")
                     return
-                if time.monotonic() - opened >= self.stable_after:
-                    failures = 0
-                error = ConnectionError(f"connection closed with {code}")
-            failures += 1
-            if self.max_attempts is not None and failures >= self.max_attempts:
-                raise error
-            delay = self.backoff.delay(failures - 1, self.rng)
-            self._note("wait", delay=delay)
             if self._stopped.wait(delay):
                 return
 
