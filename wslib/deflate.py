@@ -538,8 +538,10 @@ class PerMessageDeflate:
             return frame
         # §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the
         # message. Decompress the resulting data using DEFLATE."
-        data = frame.payload + EMPTY_BLOCK if frame.fin else frame.payload
-        payload = self._inflate(data, max_size)
+        payload = self._inflate(frame.payload, max_size)
+        if frame.fin:  # in a second step: joining it to the payload would copy the payload
+            left = None if max_size is None else max_size - len(payload)
+            payload += self._inflate(EMPTY_BLOCK, left)
         if frame.fin and self.receive_no_context_takeover:
             self._decompressor = None  # the peer starts afresh: so do we, and free the memory
         return Frame._new(frame.opcode, payload, frame.fin, False, frame.rsv2, frame.rsv3)
