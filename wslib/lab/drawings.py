@@ -13,6 +13,8 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
     drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
     drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
+    drawings.draw_wire_bytes(sizes)                             # notebook 11: bytes per message
+    drawings.draw_memory_by_window_bits(kib)                    # notebook 11: memory
 
 Ladders of *captured* conversations are :mod:`wslib.lab.ladder`'s job; they use the same palette,
 and so do the conformance report and heat map
@@ -49,6 +51,7 @@ from ..protocol import Event, State
 __all__ = [
     "BILL_COLOURS",
     "COLOURS",
+    "COMPRESSION_STYLES",
     "CYCLE",
     "FRAME_COLOURS",
     "IMPLEMENTATION_STYLES",
@@ -67,6 +70,7 @@ __all__ = [
     "draw_bills",
     "draw_frame",
     "draw_keepalive",
+    "draw_memory_by_window_bits",
     "draw_minute",
     "draw_outcomes",
     "draw_polling",
@@ -75,6 +79,7 @@ __all__ = [
     "draw_states",
     "draw_throughput",
     "draw_timeline",
+    "draw_wire_bytes",
     "fit_between",
     "short",
     "size_label",
@@ -1179,3 +1184,83 @@ def draw_bills(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# --- notebook 11: permessage-deflate --------------------------------------------------------------
+
+#: The three ways of sending notebook 11's chat messages, each in its colour and hatch.
+COMPRESSION_STYLES: dict[str, tuple[str, str]] = {
+    "no compression": (PALETTE["grey"], ""),
+    "deflate, context takeover": (PALETTE["blue"], ""),
+    "deflate, no context takeover": (PALETTE["orange"], "//"),
+}
+
+
+def draw_wire_bytes(sizes: Mapping[str, Sequence[int]], *, ax: Axes | None = None) -> Axes:
+    """Payload bytes on the wire of each message, one group of bars per message, one bar per
+    way of sending it (``sizes``: name -> bytes of message 1, 2, ...), the total in the legend."""
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    names = list(sizes)
+    width = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        colour, hatch = COMPRESSION_STYLES.get(name, (CYCLE[k % len(CYCLE)], ""))
+        values = list(sizes[name])
+        xs = [i + (k - (len(names) - 1) / 2) * width for i in range(len(values))]
+        ax.bar(
+            xs,
+            values,
+            width=width * 0.95,
+            color=colour,
+            hatch=hatch,
+            edgecolor="white",
+            label=f"{name}: {sum(values):,} bytes in all",
+        )
+    count = max((len(v) for v in sizes.values()), default=0)
+    ax.set_xticks(range(count), [f"#{i + 1}" for i in range(count)])
+    ax.set_xlabel("message (client → server)")
+    ax.set_ylabel("payload bytes on the wire")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(names), fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def draw_memory_by_window_bits(
+    kib: Mapping[str, Mapping[int, float]],
+    *,
+    baseline: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Memory per connection (KiB) against window bits, one line per memLevel (``kib``: label ->
+    {window bits: KiB}); ``baseline`` (a connection without compression) as a dashed line."""
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    markers = itertools.cycle("osD^")
+    for k, (label, points) in enumerate(kib.items()):
+        bits = sorted(points)
+        ax.plot(
+            bits,
+            [points[b] for b in bits],
+            marker=next(markers),
+            color=CYCLE[k % len(CYCLE)],
+            label=label,
+        )
+        ax.annotate(
+            f"{points[bits[-1]]:.0f} KiB",
+            (bits[-1], points[bits[-1]]),
+            textcoords="offset points",
+            xytext=(6, 0),
+            va="center",
+            fontsize=8,
+        )
+    if baseline is not None:
+        ax.axhline(baseline, color=PALETTE["grey"], linestyle="--", linewidth=1)
+        ax.text(9, baseline, " without compression", va="bottom", fontsize=8)
+    ax.set_xlabel("window bits (LZ77 window of 2**bits bytes)")
+    ax.set_ylabel("KiB per connection")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax

@@ -36,7 +36,7 @@ from ..streams import StreamReader
 from ..sync.client import connect
 from ..sync.connection import read_until_parsed
 from ..sync.server import Server, ServerConnection, serve
-from . import jupyter, polling, proxy
+from . import compression, jupyter, polling, proxy
 from .capture import Capture, CaptureUnavailable, capture
 from .scenario import Scenario
 from .tools import PCAP_DIR, nginx, without_proxy_variables
@@ -345,6 +345,7 @@ SCENARIOS: dict[str, Scenario] = {
 SCENARIOS.update(polling.SCENARIOS)
 SCENARIOS.update(proxy.SCENARIOS)
 SCENARIOS.update(jupyter.SCENARIOS)
+SCENARIOS.update(compression.SCENARIOS)
 
 
 def record(
