@@ -16,7 +16,8 @@ websockets (``websockets.extensions.permessage_deflate.PerMessageDeflate``), the
 divided by websockets' (1.00× = as fast). Raw MB/s depend on the machine; the ratios travel
 better. Speed is never asserted in the tests: the script judges nothing.
 
-**Memory** (``--memory``): 1,000 server-side :class:`wslib.protocol.Connection` objects, each fed
+**Memory** (``--memory``): :func:`wslib.lab.compression.memory_per_connection` in a fresh
+interpreter per setting: 1,000 server-side :class:`wslib.protocol.Connection` objects, each fed
 the same 20 compressed JSON messages (1-2 KiB) from one client and answering each, then the
 resident memory of the process (``/proc/self/statm``) before and after, divided by 1,000. The
 objects are sans-I/O: this is the protocol's and zlib's state, without the threads and socket
@@ -27,9 +28,7 @@ buffers that every connection costs with or without compression. The table in
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import random
 import sys
 import time
@@ -42,7 +41,7 @@ from websockets.frames import Opcode as WsOpcode
 
 from wslib.deflate import DeflateConfig, DeflateParameters, PerMessageDeflate
 from wslib.frames import Opcode
-from wslib.protocol import Connection, Side
+from wslib.lab.compression import memory_in_subprocess
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -205,12 +204,6 @@ def print_results(results: list[dict[str, Any]]) -> None:
 # --- memory per connection ----------------------------------------------------------------------
 
 
-def rss() -> int:
-    """Resident memory of this process, in bytes (Linux: /proc/self/statm)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 #: name, server config (None: no compression), what the client offers
 MEMORY_SETTINGS: list[tuple[str, DeflateConfig | None]] = [
     ("compression=None", None),
@@ -224,66 +217,16 @@ MEMORY_SETTINGS: list[tuple[str, DeflateConfig | None]] = [
 ]
 
 
-def memory_per_connection(config: DeflateConfig | None, count: int = 1000) -> float:
-    """KiB of resident memory per server-side Connection after 20 messages each way."""
-    rng = random.Random(7)
-    messages = [json_payload(rng.randint(1024, 2048), rng).decode() for _ in range(20)]
-    client_codec = server_params = None
-    if config is not None:
-        server_params = DeflateParameters(
-            config.server_no_context_takeover,
-            config.client_no_context_takeover,
-            config.server_max_window_bits,
-            config.client_max_window_bits,
-        )
-        client_codec = PerMessageDeflate.negotiated(server_params, server=False, config=config)
-    client = Connection(Side.CLIENT, deflate=client_codec, mask_key_generator=lambda: b"abcd")
-    for message in messages:
-        client.send_text(message)
-    wire = b"".join(client.data_to_send())  # the same bytes for every server connection
-    del client
-    gc.collect()
-    before = rss()
-    servers = []
-    for _ in range(count):
-        codec = None
-        if config is not None and server_params is not None:
-            codec = PerMessageDeflate.negotiated(server_params, server=True, config=config)
-        server = Connection(Side.SERVER, deflate=codec)
-        server.receive_data(wire)
-        for event in server.events_received():
-            server.send_text(event.data)  # type: ignore[union-attr]
-        server.data_to_send()
-        servers.append(server)
-    gc.collect()
-    after = rss()
-    assert len(servers) == count
-    return (after - before) / count / KiB
-
-
 def run_memory() -> list[tuple[str, float]]:
     """Each setting measured in a fresh process, so that one does not reuse another's memory."""
-    import subprocess
-
-    rows = []
-    for index, (name, _) in enumerate(MEMORY_SETTINGS):
-        done = subprocess.run(
-            [sys.executable, __file__, "--memory-one", str(index)],
-            capture_output=True, text=True, timeout=300, check=True,
-        )  # fmt: skip
-        rows.append((name, float(done.stdout.strip())))
-    return rows
+    return [(name, memory_in_subprocess(config)) for name, config in MEMORY_SETTINGS]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer messages, one round")
     parser.add_argument("--memory", action="store_true", help="resident memory per connection")
-    parser.add_argument("--memory-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.memory_one is not None:
-        print(f"{memory_per_connection(MEMORY_SETTINGS[args.memory_one][1]):.1f}")
-        return 0
     if args.memory:
         print(f"{'settings':<40}{'KiB per connection':>20}")
         for name, kib in run_memory():
