@@ -73,6 +73,10 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "client heartbeat": ("nginx",),
         "heartbeat capture": ("nginx", "capture privileges"),
     },
+    "11-compression.ipynb": {
+        "chromium offer": ("chromium", "chromedriver"),
+        "chat capture": ("capture privileges",),
+    },
 }
 
 

@@ -1257,6 +1257,9 @@ def draw_memory_by_window_bits(
     if baseline is not None:
         ax.axhline(baseline, color=PALETTE["grey"], linestyle="--", linewidth=1)
         ax.text(9, baseline, " without compression", va="bottom", fontsize=8)
+    every = sorted({b for points in kib.values() for b in points})
+    if every:
+        ax.set_xlim(every[0] - 0.3, every[-1] + 0.9)  # room for the labels at the right end
     ax.set_xlabel("window bits (LZ77 window of 2**bits bytes)")
     ax.set_ylabel("KiB per connection")
     ax.set_ylim(bottom=0)
