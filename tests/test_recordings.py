@@ -93,6 +93,7 @@ CONNECTIONS: dict[str, int | None] = {
     "idle-timeout-kill": 2,
     "heartbeat-keeps-alive": 2,
     "polling-vs-websocket": None,
+    "deflate-chat": 3,  # notebook 11: no compression, deflate, deflate without context takeover
 }
 
 
