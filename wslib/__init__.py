@@ -12,6 +12,8 @@ The package has three layers, and imports only point down (a test checks it):
    - :mod:`wslib.masking`: ``apply_mask``, the XOR with the client's 4-byte key (§5.3).
    - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
    - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
+   - :mod:`wslib.extensions`: the ``Sec-WebSocket-Extensions`` header's grammar (§9.1).
+   - :mod:`wslib.deflate`: permessage-deflate (RFC 7692): negotiation and compressed messages.
    - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
 
 2. **One subpackage per I/O model** on top of that core: :mod:`wslib.sync` (blocking sockets and
@@ -30,6 +32,7 @@ The package has three layers, and imports only point down (a test checks it):
 
 from __future__ import annotations
 
+from .deflate import DeflateConfig
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -95,6 +98,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "DeflateConfig",
     "Event",
     "Frame",
     "HandshakeError",
