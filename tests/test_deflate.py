@@ -638,3 +638,18 @@ def test_max_size_counts_inflated_bytes() -> None:
     client.send_continuation("a" * 401, fin=True)  # 1001 inflated, over the limit
     transfer(client, server)
     assert server.close_sent is not None and server.close_sent.code == 1009
+
+
+def test_an_incompressible_message_at_max_size_still_fits() -> None:
+    """With context takeover a sender compresses even random bytes, which then grow by a few
+    bytes on the wire: a message of exactly max_size inflated bytes must still be accepted (the
+    limit is on inflated bytes; the wire gets DEFLATE's worst-case growth on top)."""
+    for size in (1000, 70_000):
+        server_codec, client_codec = codecs_for(DeflateParameters())
+        server, client = connections(server_codec, client_codec, max_size=size)
+        noise = os.urandom(size)
+        client.send_binary(noise)
+        assert transfer(client, server) == [BinaryMessage(noise)]
+        client.send_binary(noise + b"!")  # one byte over: 1009
+        transfer(client, server)
+        assert server.close_sent is not None and server.close_sent.code == 1009

@@ -531,6 +531,12 @@ class Connection:
         limit = self.max_frame_size
         if self.max_size is not None:
             left = self.max_size - self._message_size
+            if self.deflate is not None:
+                # max_size counts inflated bytes (checked while inflating); on the wire, a
+                # compressed frame may be larger than what it inflates to (random bytes, sent
+                # compressed with context takeover): zlib's deflateBound() allows for a growth
+                # of len/8 + len/64 + a few bytes, the most any setting can produce
+                left += (left >> 3) + (left >> 6) + 64
             limit = left if limit is None else min(limit, left)
         return limit
 
