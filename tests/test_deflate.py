@@ -23,7 +23,7 @@ from wslib.deflate import (
     parse_parameters,
     server_extension,
 )
-from wslib.exceptions import InvalidHeader, InvalidResponse
+from wslib.exceptions import InvalidHeader, InvalidResponse, InvalidState
 from wslib.frames import RSV1, Frame, Opcode
 from wslib.handshake import Headers, Response, accept, check_response, client_request
 from wslib.protocol import BinaryMessage, Connection, Side, TextMessage
@@ -482,6 +482,8 @@ def test_decode_refuses_rsv1_where_rfc_7692_forbids_it_and_data_that_does_not_in
             codec.decode(frame, None)
     with pytest.raises(ProtocolError, match="does not inflate"):
         PerMessageDeflate().decode(Frame(Opcode.TEXT, b"\xff\xff\xff", rsv1=True), None)
+    with pytest.raises(InvalidState, match="no message was started"):
+        PerMessageDeflate().encode(Opcode.CONT, b"x", True)
 
 
 # --- Connection: round trips, RSV1, limits -----------------------------------------------------

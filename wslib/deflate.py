@@ -57,7 +57,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .exceptions import InvalidHeader, InvalidResponse, PayloadTooBig, ProtocolError
+from .exceptions import (
+    InvalidHeader,
+    InvalidResponse,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
+)
 from .extensions import Extension, Param, parse_extensions, serialize_extensions
 from .frames import Frame, Opcode
 from .handshake import Request, Response
@@ -80,6 +86,10 @@ EXTENSION_NAME = "permessage-deflate"
 #: What ``Z_SYNC_FLUSH`` writes at the end: an empty stored block. RFC 7692 §7.2.1: the sender
 #: removes it, §7.2.2: the receiver appends it again before inflating.
 EMPTY_BLOCK = b"\x00\x00\xff\xff"
+
+#: A final frame's payload up to this size gets the tail appended before one call to zlib (a
+#: copy, cheap when small); a larger one is inflated, then the tail, in two calls.
+_JOIN_LIMIT = 64 * 1024
 
 _PARAMETERS = (
     "server_no_context_takeover",
@@ -478,8 +488,8 @@ class PerMessageDeflate:
             # RFC 7692 §6: RSV1 on the first frame says "this message is compressed"
             self._sending_compressed = True
             return Frame(opcode, self._compress(payload, fin), fin, rsv1=True)
-        if not self._sending_compressed:
-            return Frame(opcode, payload, fin)  # pragma: no cover - every fragmented send is
+        if not self._sending_compressed:  # every fragmented message is sent compressed
+            raise InvalidState("a continuation frame, but no message was started with encode()")
         # §6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit of ... non-first
         # fragments of a data message."
         return Frame(opcode, self._compress(payload, fin), fin)
@@ -538,8 +548,12 @@ class PerMessageDeflate:
             return frame
         # §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the
         # message. Decompress the resulting data using DEFLATE."
-        payload = self._inflate(frame.payload, max_size)
-        if frame.fin:  # in a second step: joining it to the payload would copy the payload
+        if not frame.fin:
+            payload = self._inflate(frame.payload, max_size)
+        elif len(frame.payload) <= _JOIN_LIMIT:
+            payload = self._inflate(frame.payload + EMPTY_BLOCK, max_size)
+        else:  # in two steps: joining the tail to a large payload would copy all of it
+            payload = self._inflate(frame.payload, max_size)
             left = None if max_size is None else max_size - len(payload)
             payload += self._inflate(EMPTY_BLOCK, left)
         if frame.fin and self.receive_no_context_takeover:
