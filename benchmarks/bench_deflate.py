@@ -2,8 +2,8 @@
 
 Run it from the repository root::
 
-    .venv/bin/python benchmarks/bench_deflate.py            # throughput and ratio (a few minutes)
-    .venv/bin/python benchmarks/bench_deflate.py --quick    # about a minute, noisier
+    .venv/bin/python benchmarks/bench_deflate.py            # throughput and ratio (about 10 s)
+    .venv/bin/python benchmarks/bench_deflate.py --quick    # a few seconds, noisier
     .venv/bin/python benchmarks/bench_deflate.py --memory   # resident memory per connection
 
 **Throughput and ratio.** For JSON chat messages, English-like text and random bytes of 125 B to
