@@ -53,6 +53,22 @@ class Mutation:
 
 
 MUTATIONS = [
+    Mutation(
+        "deflate-inflate-unbounded",
+        "permessage-deflate inflates a whole frame before checking max_size (a bomb eats memory)",
+        "wslib/deflate.py",
+        "payload = decompressor.decompress(data, max_size + 1)",
+        "payload = decompressor.decompress(data)",
+        ["tests/test_deflate.py"],
+    ),
+    Mutation(
+        "deflate-rsv1-on-continuation",
+        "permessage-deflate accepts RSV1 on a continuation frame",
+        "wslib/deflate.py",
+        "        if frame.opcode is Opcode.CONT:\n            if frame.rsv1:",
+        "        if frame.opcode is Opcode.CONT:\n            if False:",
+        ["tests/test_deflate.py"],
+    ),
     # --- the protocol core (tests/test_edges.py and the per-module tests) ----------------------
     Mutation(
         "close-exception-ignores-sent",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import wslib
 from wslib.lab.article import ArticleServer
 from wslib.lab.conformance import (
     CASES,
@@ -232,3 +233,60 @@ def test_a_peer_that_sends_every_frame_back_fails_the_ping_cases() -> None:
     assert all(r.verdict is Verdict.FAILED for r in answered), [
         (r.case.id, r.verdict.value) for r in answered if r.verdict is not Verdict.FAILED
     ]
+
+
+# --- permessage-deflate (RFC 7692): 12.* and 13.*, only when asked --------------------------------
+
+
+def _deflate_echo(conn: wslib.ServerConnection) -> None:
+    try:
+        for message in conn:
+            conn.send(message)
+    except wslib.ConnectionClosed:
+        pass
+
+
+def _deflate_client(url: str) -> None:
+    with wslib.connect(url, compression="deflate", ping_interval=None, close_timeout=2) as conn:
+        try:
+            for message in conn:
+                conn.send(message)
+        except wslib.ConnectionClosed:
+            pass
+
+
+def test_compression_cases_run_only_when_asked() -> None:
+    from wslib.lab.conformance.cases import EXTENSION_CASES
+
+    assert not {c.category for c in CASES} & {"compression"}
+    assert select() == CASES
+    assert select(categories=["compression"]) == EXTENSION_CASES
+    assert [c.id for c in select(["12.4"])] == ["12.4.1", "12.4.2", "12.4.3", "12.4.4"]
+    assert {c.id.split(".")[0] for c in EXTENSION_CASES} == {"12", "13"}
+    assert all(c.deflate is not None for c in EXTENSION_CASES)
+    assert select(["1"]) == [c for c in CASES if c.id.startswith("1.")]
+
+
+@pytest.mark.timeout(120)
+def test_wslib_server_and_client_pass_the_compression_cases() -> None:
+    with wslib.serve(
+        _deflate_echo, compression="deflate", ping_interval=None, close_timeout=2
+    ) as server:
+        results = run_server_suite(
+            f"ws://127.0.0.1:{server.port}/", categories=["compression"], workers=8
+        )
+    print("wslib server, compression:", results.summary_line())
+    assert results.counts["FAILED"] == 0 and results.counts["NON-STRICT"] == 0
+    assert results.counts["OK"] == len(results) >= 50
+    assert sum(results.by_category["compression"].values()) == len(results)
+    results = run_client_suite(_deflate_client, categories=["compression"], workers=8)
+    print("wslib client, compression:", results.summary_line())
+    assert results.counts["FAILED"] == 0 and results.counts["NON-STRICT"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_compression_cases_fail_a_server_that_does_not_compress() -> None:
+    with wslib.serve(_deflate_echo, ping_interval=None, close_timeout=2) as server:
+        results = run_server_suite(f"ws://127.0.0.1:{server.port}/", cases=["12.1"], workers=8)
+    assert results.counts["FAILED"] == len(results) > 0
+    assert all("declined permessage-deflate" in r.reason for r in results)

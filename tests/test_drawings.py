@@ -653,3 +653,25 @@ def test_record_sizes_plot_has_one_point_per_row() -> None:
     assert sorted(offsets) == [1, 2]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     plt.close("all")
+
+
+def test_wire_bytes_draws_one_bar_per_message_and_way() -> None:
+    sizes = {"no compression": [139, 110], "deflate, context takeover": [99, 14]}
+    ax = drawings.draw_wire_bytes(sizes)
+    heights = sorted(round(p.get_height()) for p in ax.patches)
+    assert heights == [14, 99, 110, 139]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        "no compression: 249 bytes in all",
+        "deflate, context takeover: 113 bytes in all",
+    ]
+    save(ax.figure, "wire-bytes.png")
+
+
+def test_memory_by_window_bits_draws_a_line_per_mem_level() -> None:
+    kib = {"memLevel 8": {9: 146.0, 15: 303.0}, "memLevel 5": {9: 34.0, 15: 191.0}}
+    ax = drawings.draw_memory_by_window_bits(kib, baseline=3.4)
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("memLevel")]
+    assert [list(line.get_ydata()) for line in lines] == [[146.0, 303.0], [34.0, 191.0]]
+    assert any(t.get_text() == "303 KiB" for t in ax.texts)
+    save(ax.figure, "memory.png")

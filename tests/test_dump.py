@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wslib import Frame, Opcode
+from wslib import Frame, Opcode, accept, client_request
 
 from .conftest import ROOT
 from .test_dissect import Wire, echo_session, masked
@@ -282,3 +282,47 @@ def test_a_violation_is_shown_under_its_frame(tmp_path: Path) -> None:
     )
     assert lines[i + 2].endswith("S→C  #7     CLOSE  fin=1 mask=0 len=2      code=1000")
     assert lines[-1].startswith("-- 2 frames, 7 bytes of payload + 16 bytes of frame headers;")
+
+
+def test_a_compressed_bomb_is_inflated_with_a_cap(tmp_path: Path) -> None:
+    """A 48 MiB message in 48 KiB of DEFLATE: the dissector says "inflated size over N, not
+    shown", keeps memory flat, and still decodes the message after it (context takeover)."""
+    import tracemalloc
+    import zlib
+
+    from wslib.lab.dissect import conversations
+    from wslib.lab.dissect.records import MAX_PAYLOAD
+
+    from .test_dissect import KEY
+
+    wire = Wire()
+    wire.connect()
+    request = client_request("example.com", key=KEY)
+    request.headers["Sec-WebSocket-Extensions"] = "permessage-deflate"
+    wire.send("c2s", request.serialize())
+    response = accept(request)
+    response.headers["Sec-WebSocket-Extensions"] = "permessage-deflate"
+    wire.send("s2c", response.serialize())
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    block = compressor.compress(bytes(16 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    bomb = (block * 3)[:-4]  # 48 MiB of zeros in 48 KiB; RFC 7692 §7.2.1: no 00 00 ff ff
+    after = compressor.compress(b"still here") + compressor.flush(zlib.Z_SYNC_FLUSH)
+    for payload in (bomb, after[:-4]):
+        frame = Frame(Opcode.BINARY, payload, rsv1=True)
+        wire.send("s2c", frame.serialize(mask=False, extensions_rsv=0x40))
+    path = wire.write(tmp_path / "bomb.pcap")
+    tracemalloc.start()
+    try:
+        (conv,) = conversations(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * len(bomb), peak  # the capture's bytes a few times, not 256 MiB
+    bomb_frame, after_frame = conv.frames
+    assert (bomb_frame.inflated, bomb_frame.inflated_over) == (None, MAX_PAYLOAD)
+    assert after_frame.inflated == b"still here"
+    done = dump(str(path))
+    assert done.returncode == 0, done.stderr
+    rests = [m["rest"] for ln in done.stdout.splitlines() if (m := FRAME_LINE.match(ln))]
+    assert rests[0] == f"[deflate, inflated size over {MAX_PAYLOAD}, not shown]"
+    assert rests[1].startswith("[deflate, 10 bytes inflated]")

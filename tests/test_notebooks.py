@@ -93,6 +93,10 @@ LIVE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
         "auth": ("chromium", "chromedriver"),
         "token limits": ("chromium", "chromedriver"),
     },
+    "11-compression.ipynb": {
+        "chromium offer": ("chromium", "chromedriver"),
+        "chat capture": ("capture privileges",),
+    },
 }
 
 

@@ -96,6 +96,7 @@ CONNECTIONS: dict[str, int | None] = {
     "polling-vs-websocket": None,
     # Every leg and Redis connection, plus the start-up probes (each "does it accept yet?").
     "cluster-path": None,
+    "deflate-chat": 3,  # notebook 11: no compression, deflate, deflate without context takeover
 }
 
 

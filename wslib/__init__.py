@@ -13,6 +13,8 @@ The package has three layers, and imports only point down (a test checks it):
      ``apply_mask_in_place``, the same in a writable buffer (numpy, at memory speed).
    - :mod:`wslib.messages`: fragmentation and reassembly of messages (§5.4, §5.6).
    - :mod:`wslib.protocol`: the connection without I/O: bytes in, events and bytes out (§5-§7).
+   - :mod:`wslib.extensions`: the ``Sec-WebSocket-Extensions`` header's grammar (§9.1).
+   - :mod:`wslib.deflate`: permessage-deflate (RFC 7692): negotiation and compressed messages.
    - :mod:`wslib.exceptions`: what can go wrong, who is at fault, and what goes back on the wire.
    - :mod:`wslib.tls`: ``wss://``'s SSL contexts (verification on), the key log, clear errors.
    - :mod:`wslib.reconnect`: when and how soon a client comes back (close codes, backoff).
@@ -42,6 +44,7 @@ The package has three layers, and imports only point down (a test checks it):
 from __future__ import annotations
 
 from . import tls as tls  # wss://: wslib.tls.client_context(...), wslib.tls.server_context(...)
+from .deflate import DeflateConfig
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -117,6 +120,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "DeflateConfig",
     "Event",
     "Frame",
     "HandshakeError",

@@ -633,7 +633,8 @@ def accept(
     the client decides whether to go on. (python-websockets differs: it prefers the
     server's order and refuses the handshake when nothing matches.)
 
-    The server supports no extensions, so it ignores ``Sec-WebSocket-Extensions``.
+    ``accept`` negotiates no extension: it ignores ``Sec-WebSocket-Extensions``, and
+    :func:`wslib.deflate.server_extension` adds permessage-deflate to its 101 when wanted.
     """
     # §4.2.1 item 1: "An HTTP/1.1 or higher GET request"
     if request.method != "GET":
@@ -832,9 +833,17 @@ def client_request(
     return Request(path, headers)
 
 
-def check_response(response: Response, key: str, *, subprotocols: Sequence[str] = ()) -> str | None:
+def check_response(
+    response: Response,
+    key: str,
+    *,
+    subprotocols: Sequence[str] = (),
+    extensions: Sequence[str] = (),
+) -> str | None:
     """Validate the server's answer to a handshake sent with ``key`` (RFC 6455 §4.1).
 
+    ``extensions``: the names of the extensions offered; the answer may use only those (their
+    parameters are each extension's business: :func:`wslib.deflate.client_extension`).
     Returns the subprotocol the server chose, or ``None``. Every failure raises
     :class:`~wslib.exceptions.InvalidResponse`: "the client MUST _Fail the WebSocket
     Connection_" (§4.1) when any of these checks fails.
@@ -884,12 +893,20 @@ def check_response(response: Response, key: str, *, subprotocols: Sequence[str] 
         )
     # §4.1 item 5: "If the response includes a |Sec-WebSocket-Extensions| header field and this
     # header field indicates the use of an extension that was not present in the client's
-    # handshake [...], the client MUST _Fail the WebSocket Connection_." We offer none.
-    extensions = _joined(headers, "Sec-WebSocket-Extensions")
-    if _split_list(extensions):
+    # handshake [...], the client MUST _Fail the WebSocket Connection_."
+    answered = _joined(headers, "Sec-WebSocket-Extensions")
+    if not extensions and _split_list(answered):
         raise InvalidResponse(
-            f"the server chose the extension(s) {_quote(extensions)}, but none was offered"
+            f"the server chose the extension(s) {_quote(answered)}, but none was offered"
         )
+    for element in _split_list(answered):
+        # the name comes first in each element: "permessage-deflate; client_max_window_bits=12"
+        name = element.split(";", 1)[0].strip(_OWS)
+        if name not in extensions:
+            raise InvalidResponse(
+                f"the server chose the extension {_quote(name)}, which was not offered "
+                f"(offered: {', '.join(map(repr, extensions))})"
+            )
     # §4.1 item 6: "If the response includes a |Sec-WebSocket-Protocol| header field and this
     # header field indicates the use of a subprotocol that was not present in the client's
     # handshake [...], the client MUST _Fail the WebSocket Connection_."

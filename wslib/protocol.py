@@ -90,6 +90,7 @@ import secrets
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+from .deflate import PerMessageDeflate
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -99,7 +100,15 @@ from .exceptions import (
     PayloadTooBig,
     ProtocolError,
 )
-from .frames import MAX_CONTROL_PAYLOAD, Close, CloseCode, Frame, Opcode, is_sendable_close_code
+from .frames import (
+    MAX_CONTROL_PAYLOAD,
+    RSV1,
+    Close,
+    CloseCode,
+    Frame,
+    Opcode,
+    is_sendable_close_code,
+)
 from .messages import MAX_FRAGMENTS, MessageAssembler
 from .streams import StreamReader
 
@@ -248,6 +257,12 @@ class Connection:
     ``trace``, if given, is called with ``"<"`` and each frame received, ``">"`` and each frame
     queued to send: the I/O layer's trace switch prints them.
 
+    ``deflate``: the permessage-deflate codec the handshake negotiated (RFC 7692, see
+    :mod:`wslib.deflate`), or ``None``. With it, RSV1 is allowed on the first frame of a data
+    message (and only there), messages are compressed on the way out, and ``max_size`` counts
+    the *inflated* bytes of a message, enforced while inflating. Text is then checked for UTF-8
+    frame by frame once inflated, not byte by byte while a frame arrives.
+
     Attributes to read: ``side``, ``state``, ``close_sent`` and ``close_received`` (the
     :class:`~wslib.frames.Close` of each close frame, or ``None``) and ``failure`` (the exception
     that made this side fail the connection, or ``None``: the I/O layer may log it).
@@ -264,6 +279,7 @@ class Connection:
         pong_latest_only: bool = False,
         defer_failure: bool = False,
         trace: Callable[[str, Frame], None] | None = None,
+        deflate: PerMessageDeflate | None = None,
     ) -> None:
         for name, limit in (("max_size", max_size), ("max_frame_size", max_frame_size)):
             if limit is not None and limit < 0:
@@ -278,6 +294,7 @@ class Connection:
         self.pong_latest_only = pong_latest_only
         self.defer_failure = defer_failure
         self.trace = trace
+        self.deflate = deflate
 
         self.close_sent: Close | None = None
         self.close_received: Close | None = None
@@ -293,6 +310,10 @@ class Connection:
         self._writes: list[bytes] = []
         self._unsent_pong: int | None = None  # index in _writes of a pong not yet handed over
         self._eof_sent = False
+        # RFC 7692 §6: permessage-deflate gives RSV1 a meaning; the UTF-8 of a compressed frame
+        # can only be checked once inflated (by the assembler), not while it arrives.
+        self._extensions_rsv = 0 if deflate is None else RSV1
+        self._payload_checker = self._assembler.payload_checker if deflate is None else None
         self._parser = self._parse()
         next(self._parser)  # run it up to its first wait for data
 
@@ -510,8 +531,9 @@ class Connection:
                     # a control frame may always carry its 125 bytes; a data frame over the
                     # limit by less than that is caught once read, in _receive_frame
                     max_size=None if limit is None else max(limit, MAX_CONTROL_PAYLOAD),
+                    extensions_rsv=self._extensions_rsv,
                     # text is checked for UTF-8 while it arrives, to fail at the first bad byte
-                    payload_checker=self._assembler.payload_checker,
+                    payload_checker=self._payload_checker,
                     # a large masked payload is unmasked in a buffer of its own, not copied
                     read_owned=self._reader.read_exact_owned,
                 )
@@ -547,6 +569,12 @@ class Connection:
         limit = self.max_frame_size
         if self.max_size is not None:
             left = self.max_size - self._message_size
+            if self.deflate is not None:
+                # max_size counts inflated bytes (checked while inflating); on the wire, a
+                # compressed frame may be larger than what it inflates to (random bytes, sent
+                # compressed with context takeover): zlib's deflateBound() allows for a growth
+                # of len/8 + len/64 + a few bytes, the most any setting can produce
+                left += (left >> 3) + (left >> 6) + 64
             limit = left if limit is None else min(limit, left)
         return limit
 
@@ -554,6 +582,13 @@ class Connection:
         if self.trace is not None:
             self.trace("<", frame)
         opcode = frame.opcode
+        if frame.rsv1 and opcode >= Opcode.CLOSE:  # only reachable with permessage-deflate
+            # RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+            # control frames"
+            raise ProtocolError(
+                f"RSV1 set on a {opcode.name} frame: permessage-deflate compresses messages, "
+                "never control frames (RFC 7692 §6.1)"
+            )
         if opcode is Opcode.PING:
             self._events.append(Ping(frame.payload))
             self._answer_ping(frame.payload)
@@ -568,6 +603,10 @@ class Connection:
                     f"data frame of {len(frame.payload)} bytes, over the {limit} bytes this "
                     "endpoint accepts (close code 1009: message too big)"
                 )
+            if self.deflate is not None:
+                # inflated with a bound: what is left of max_size for this message
+                left = None if self.max_size is None else self.max_size - self._message_size
+                frame = self.deflate.decode(frame, left)
             message = self._assembler.feed(frame)  # 1002, 1007, 1009 as the message demands
             if self._assembler.in_progress:
                 self._message_size += len(frame.payload)
@@ -664,8 +703,12 @@ class Connection:
                 f"cannot send {what}: a fragmented message is in progress; finish it with "
                 "send_continuation(..., fin=True) first"
             )
+        if self.deflate is None:
+            frame = Frame(opcode, payload, fin)
+        else:
+            frame = self.deflate.encode(opcode, payload, fin)  # RSV1 on a compressed first frame
         # A data frame we build breaks no rule of §5.2 whatever its payload: skip the check.
-        self._send_frame(Frame(opcode, payload, fin), check=False)
+        self._send_frame(frame, check=False)
         self._sending_fragments = not fin
 
     def _ensure_control_allowed(self, what: str) -> None:

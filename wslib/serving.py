@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Generic, TypeVar
 
+from .deflate import DeflateConfig, PerMessageDeflate, server_extension
 from .exceptions import InvalidRequest
 from .handshake import Headers, Request, Response, accept, reject
 from .origins import OriginPolicy
@@ -90,6 +91,7 @@ class Answer:
     opens: bool = False
     subprotocol: str | None = None
     error: InvalidRequest | None = None
+    deflate: PerMessageDeflate | None = None  # permessage-deflate, when negotiated (RFC 7692)
 
 
 def answer_bad_request(error: InvalidRequest) -> Answer:
@@ -102,6 +104,7 @@ def answer_request(
     *,
     origins: Iterable[str | None] | OriginPolicy | None = None,
     subprotocols: Iterable[str] = (),
+    compression: DeflateConfig | None = None,
 ) -> Answer:
     """Decide the answer to a client's opening handshake (RFC 6455 §4.2).
 
@@ -123,9 +126,12 @@ def answer_request(
             else list(origins),
             subprotocols=list(subprotocols),
         )
+        # RFC 7692: permessage-deflate, if the client offers it and the server wants it
+        deflate = server_extension(request, response, compression)
     except InvalidRequest as error:
         return Answer(reject(error), error=error)
-    return Answer(response, opens=True, subprotocol=response.headers.get("Sec-WebSocket-Protocol"))
+    subprotocol = response.headers.get("Sec-WebSocket-Protocol")
+    return Answer(response, opens=True, subprotocol=subprotocol, deflate=deflate)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ from collections.abc import Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from ..deflate import (
+    EXTENSION_NAME,
+    DeflateConfig,
+    client_extension,
+    client_offer,
+    compression_config,
+)
 from ..exceptions import InvalidResponse
 from ..handshake import Headers, Request, Response, check_response, client_request
 from ..messages import MAX_FRAGMENTS
@@ -104,6 +111,7 @@ async def _connect(
     additional_headers: Iterable[tuple[str, str]],
     trace: Trace,
     ssl: _ssl.SSLContext | None,
+    compression: str | DeflateConfig | None,
     **options: Any,
 ) -> ClientConnection:
     target = parse_uri(uri)
@@ -116,6 +124,8 @@ async def _connect(
     request = client_request(
         target.authority, target.resource_name, origin=origin, subprotocols=subprotocols
     )
+    config = compression_config(compression)
+    client_offer(request, config)  # RFC 7692 §5: Sec-WebSocket-Extensions, if any
     for name, value in additional_headers:
         request.headers[name] = value
     trace_line = make_tracer(trace, f"[client, server {target.authority}]")
@@ -150,14 +160,19 @@ async def _connect(
         if trace_line is not None:
             trace_line(f"< {response.version} {response.status} {response.reason}")
         subprotocol = check_response(
-            response, request.headers["Sec-WebSocket-Key"], subprotocols=subprotocols
+            response,
+            request.headers["Sec-WebSocket-Key"],
+            subprotocols=subprotocols,
+            extensions=[EXTENSION_NAME] if config is not None else [],
         )
+        deflate = client_extension(response, config)  # RFC 7692 §7.1: "MUST _Fail_" if wrong
         protocol = Connection(
             Side.CLIENT,
             max_size=options.pop("max_size"),
             max_fragments=options.pop("max_fragments"),
             defer_failure=True,  # messages before a bad frame reach the application first
             trace=frame_tracer(trace_line),
+            deflate=deflate,
         )
         conn = ClientConnection(
             protocol,
@@ -185,8 +200,8 @@ class connect:
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://host:port/path``).
 
     ``conn = await connect(uri)`` or ``async with connect(uri) as conn:`` (closed on exit).
-    The options are those of :func:`wslib.connect` (``ssl`` included), plus ``write_limit`` (see
-    :func:`wslib.asyncio.serve`). Raises :class:`~wslib.exceptions.InvalidURI`,
+    The options are those of :func:`wslib.connect` (``ssl`` and ``compression`` included), plus
+    ``write_limit`` (see :func:`wslib.asyncio.serve`). Raises :class:`~wslib.exceptions.InvalidURI`,
     :class:`~wslib.exceptions.InvalidResponse` (not a valid 101), :class:`TimeoutError`
     (``timeout`` covers TCP and the whole handshake) and :class:`OSError`.
     """
@@ -209,6 +224,7 @@ class connect:
         message_timeout: float | None = None,
         trace: Trace = False,
         ssl: _ssl.SSLContext | None = None,
+        compression: str | DeflateConfig | None = None,
     ) -> None:
         self._args: dict[str, Any] = dict(
             timeout=timeout,
@@ -225,6 +241,7 @@ class connect:
             message_timeout=message_timeout,
             trace=trace,
             ssl=ssl,
+            compression=compression,
         )
         self._uri = uri
         self._conn: ClientConnection | None = None

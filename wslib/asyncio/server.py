@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from ..broadcast import BroadcastResult, Slow
+from ..deflate import DeflateConfig, compression_config
 from ..exceptions import ConnectionClosed, InvalidRequest
 from ..frames import is_sendable_close_code
 from ..handshake import Headers, Request, Response
@@ -53,6 +54,7 @@ from ..messages import MAX_FRAGMENTS
 from ..origins import OriginPolicy
 from ..protocol import Connection, Side, State
 from ..serving import (
+    Answer,
     PendingHandshakes,
     answer_bad_request,
     answer_request,
@@ -205,7 +207,12 @@ class _Handshake(asyncio.Protocol):
         server = self.server
         if self.trace is not None:
             self.trace(f"< {request.method} {request.path} {request.version}")
-        answer = answer_request(request, origins=server.origins, subprotocols=server.subprotocols)
+        answer = answer_request(
+            request,
+            origins=server.origins,
+            subprotocols=server.subprotocols,
+            compression=server.compression,
+        )
         if not answer.opens:
             if answer.error is not None:  # 400, 403, 405, 426: RFC 6455 §4.2.2, §4.4
                 logger.info("handshake refused for %s: %s", self.who, answer.error)
@@ -222,7 +229,7 @@ class _Handshake(asyncio.Protocol):
             self.reply(busy_response(message))
             return
         self.finish()
-        server._open(self, request, answer.response, answer.subprotocol)
+        server._open(self, request, answer)
 
 
 class Server:
@@ -258,6 +265,7 @@ class Server:
         max_connections_per_address: int | None = None,
         max_message_rate: float | None = None,
         message_burst: int | None = None,
+        compression: str | DeflateConfig | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -287,6 +295,7 @@ class Server:
         self.max_message_rate = max_message_rate
         self.message_burst = message_burst
         rate_limit(max_message_rate, message_burst)  # ValueError now for a nonsense limit
+        self.compression = compression_config(compression)
         self.scheme = "ws" if ssl is None else "wss"
         self._handshakes: PendingHandshakes[_Handshake] = PendingHandshakes(max_pending_handshakes)
         self._connections: set[ServerConnection] = set()
@@ -336,13 +345,12 @@ class Server:
     def _full(self) -> bool:
         return self.max_connections is not None and len(self.connections) >= self.max_connections
 
-    def _open(
-        self, handshake: _Handshake, request: Request, response: Response, subprotocol: str | None
-    ) -> None:
+    def _open(self, handshake: _Handshake, request: Request, answer: Answer) -> None:
         """Send the 101, hand the transport to a ServerConnection, start the handler's task."""
         transport = handshake.transport
         assert transport is not None
         trace = handshake.trace
+        response, subprotocol = answer.response, answer.subprotocol
         protocol = Connection(
             Side.SERVER,
             max_size=self.max_size,
@@ -351,6 +359,7 @@ class Server:
             # can answer them; the connection then sends the close frame.
             defer_failure=True,
             trace=frame_tracer(trace),
+            deflate=answer.deflate,
         )
         conn = ServerConnection(
             protocol,
@@ -478,6 +487,7 @@ def serve(
     max_connections_per_address: int | None = None,
     max_message_rate: float | None = None,
     message_burst: int | None = None,
+    compression: str | DeflateConfig | None = None,
 ) -> Server:
     """An asyncio WebSocket server: ``async with serve(handler, host, port) as server:``.
 
@@ -499,6 +509,9 @@ def serve(
       TLS handshake is asyncio's, bounded by ``open_timeout``, then the opening handshake is.
     - ``max_connections_per_address``, ``max_message_rate``, ``message_burst``: the abuse limits
       of :func:`wslib.serve` (429 past the connections of one address; 1008 past the rate).
+    - ``compression=None``: ``"deflate"`` or a :class:`wslib.deflate.DeflateConfig` accepts a
+      permessage-deflate offer (RFC 7692), as :func:`wslib.serve` does (its docstring has the
+      memory per connection of each setting).
     """
     return Server(
         handler,
@@ -523,4 +536,5 @@ def serve(
         max_connections_per_address=max_connections_per_address,
         max_message_rate=max_message_rate,
         message_burst=message_burst,
+        compression=compression,
     )

@@ -13,6 +13,8 @@ keeps only what a learner is meant to read (the data, the call, the picture)::
     drawings.draw_timeline([("label", conversation)], timeout=10)  # notebook 09: silences
     drawings.draw_minute(measurements)                          # notebook 07: a recorded minute
     drawings.draw_keepalive(conversation)                       # notebook 06: pings in time
+    drawings.draw_wire_bytes(sizes)                             # notebook 11: bytes per message
+    drawings.draw_memory_by_window_bits(kib)                    # notebook 11: memory
     drawings.draw_tls_records(conversation)                     # notebook 12: a wss:// ladder
     drawings.draw_record_sizes(rows)                            # notebook 12: what size leaks
 
@@ -52,6 +54,7 @@ from ..protocol import Event, State
 __all__ = [
     "BILL_COLOURS",
     "COLOURS",
+    "COMPRESSION_STYLES",
     "CYCLE",
     "FRAME_COLOURS",
     "IMPLEMENTATION_STYLES",
@@ -75,6 +78,7 @@ __all__ = [
     "draw_fanout",
     "draw_frame",
     "draw_keepalive",
+    "draw_memory_by_window_bits",
     "draw_minute",
     "draw_outcomes",
     "draw_path",
@@ -86,6 +90,7 @@ __all__ = [
     "draw_throughput",
     "draw_timeline",
     "draw_tls_records",
+    "draw_wire_bytes",
     "fit_between",
     "short",
     "size_label",
@@ -1281,6 +1286,46 @@ def draw_record_sizes(rows: Sequence[tuple[str, int, int]], *, ax: Axes | None =
     return ax
 
 
+# --- notebook 11: permessage-deflate --------------------------------------------------------------
+
+#: The three ways of sending notebook 11's chat messages, each in its colour and hatch.
+COMPRESSION_STYLES: dict[str, tuple[str, str]] = {
+    "no compression": (PALETTE["grey"], ""),
+    "deflate, context takeover": (PALETTE["blue"], ""),
+    "deflate, no context takeover": (PALETTE["orange"], "//"),
+}
+
+
+def draw_wire_bytes(sizes: Mapping[str, Sequence[int]], *, ax: Axes | None = None) -> Axes:
+    """Payload bytes on the wire of each message, one group of bars per message, one bar per
+    way of sending it (``sizes``: name -> bytes of message 1, 2, ...), the total in the legend."""
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    names = list(sizes)
+    width = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        colour, hatch = COMPRESSION_STYLES.get(name, (CYCLE[k % len(CYCLE)], ""))
+        values = list(sizes[name])
+        xs = [i + (k - (len(names) - 1) / 2) * width for i in range(len(values))]
+        ax.bar(
+            xs,
+            values,
+            width=width * 0.95,
+            color=colour,
+            hatch=hatch,
+            edgecolor="white",
+            label=f"{name}: {sum(values):,} bytes in all",
+        )
+    count = max((len(v) for v in sizes.values()), default=0)
+    ax.set_xticks(range(count), [f"#{i + 1}" for i in range(count)])
+    ax.set_xlabel("message (client → server)")
+    ax.set_ylabel("payload bytes on the wire")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(names), fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
 # --- notebook 14: the cluster ---------------------------------------------------------------
 
 #: Redis traffic (RESP) in notebook 14's pictures; WebSocket frames keep COLOURS["data"].
@@ -1496,6 +1541,49 @@ def draw_fanout(
     ax.set_ylabel("send → receive (ms)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def draw_memory_by_window_bits(
+    kib: Mapping[str, Mapping[int, float]],
+    *,
+    baseline: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Memory per connection (KiB) against window bits, one line per memLevel (``kib``: label ->
+    {window bits: KiB}); ``baseline`` (a connection without compression) as a dashed line."""
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    markers = itertools.cycle("osD^")
+    for k, (label, points) in enumerate(kib.items()):
+        bits = sorted(points)
+        ax.plot(
+            bits,
+            [points[b] for b in bits],
+            marker=next(markers),
+            color=CYCLE[k % len(CYCLE)],
+            label=label,
+        )
+        ax.annotate(
+            f"{points[bits[-1]]:.0f} KiB",
+            (bits[-1], points[bits[-1]]),
+            textcoords="offset points",
+            xytext=(6, 0),
+            va="center",
+            fontsize=8,
+        )
+    if baseline is not None:
+        ax.axhline(baseline, color=PALETTE["grey"], linestyle="--", linewidth=1)
+        ax.text(9, baseline, " without compression", va="bottom", fontsize=8)
+    every = sorted({b for points in kib.values() for b in points})
+    if every:
+        ax.set_xlim(every[0] - 0.3, every[-1] + 0.9)  # room for the labels at the right end
+    ax.set_xlabel("window bits (LZ77 window of 2**bits bytes)")
+    ax.set_ylabel("KiB per connection")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return ax

@@ -62,6 +62,8 @@ def _line(event: TcpEvent | HttpMessage | FrameRecord | ErrorRecord, origin: flo
         )
     if event.inflated is not None:  # compressed by permessage-deflate (RFC 7692)
         preview = f"[deflate, {len(event.inflated)} bytes inflated] {preview}"
+    elif event.inflated_over is not None:  # a bomb, or just big: inflated with a cap
+        preview = f"[deflate, inflated size over {event.inflated_over}, not shown]"
     line = (
         f"{when}  {arrow}  #{event.packet:<5} {event.opcode_name:<6} fin={int(event.fin)} "
         f"mask={int(event.masked)} len={event.length:<6} {preview}"

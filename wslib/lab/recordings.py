@@ -36,7 +36,7 @@ from ..streams import StreamReader
 from ..sync.client import connect
 from ..sync.connection import read_until_parsed
 from ..sync.server import Server, ServerConnection, serve
-from . import failover, jupyter, polling, proxy, security, wss
+from . import compression, failover, jupyter, polling, proxy, security, wss
 from .capture import Capture, CaptureUnavailable, capture
 from .scenario import Scenario
 from .tools import PCAP_DIR, nginx, without_proxy_variables
@@ -348,6 +348,7 @@ SCENARIOS.update(jupyter.SCENARIOS)
 SCENARIOS.update(wss.SCENARIOS)  # notebook 12: wss://, each capture with its key log (.keys)
 SCENARIOS.update(failover.SCENARIOS)
 SCENARIOS.update(security.SCENARIOS)
+SCENARIOS.update(compression.SCENARIOS)
 
 
 def record(

@@ -29,6 +29,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..deflate import (
+    EXTENSION_NAME,
+    DeflateConfig,
+    client_extension,
+    client_offer,
+    compression_config,
+)
 from ..exceptions import InvalidResponse
 from ..handshake import Headers, Request, Response, check_response, client_request
 from ..messages import MAX_FRAGMENTS
@@ -87,6 +94,7 @@ def connect(
     trace: Trace = False,
     ssl: _ssl.SSLContext | None = None,
     write_limit: int | None = None,
+    compression: str | DeflateConfig | None = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to ``uri`` (``ws://`` or ``wss://host:port/path``); return it.
 
@@ -99,6 +107,10 @@ def connect(
     - ``max_size=2**20``: the largest message accepted (1 MiB); bigger closes with 1009.
     - ``max_fragments``, ``max_queue``, ``ping_interval``, ``ping_timeout``, ``close_timeout``,
       ``message_timeout``, ``trace``, ``write_limit``: as for :func:`wslib.serve`.
+    - ``compression=None``: ``"deflate"`` (or a :class:`wslib.deflate.DeflateConfig`) offers
+      permessage-deflate (RFC 7692); the connection is compressed if the server accepts, and
+      the handshake fails if its answer is not one the offer allows. Defaults and memory: see
+      :func:`wslib.serve`.
 
     Raises :class:`~wslib.exceptions.InvalidURI` for a URL that is not ``ws://`` or ``wss://``,
     :class:`~wslib.tls.CertificateVerificationError` when the server's certificate is not
@@ -135,6 +147,8 @@ def connect(
         request = client_request(
             target.authority, target.resource_name, origin=origin, subprotocols=subprotocols
         )
+        config = compression_config(compression)
+        client_offer(request, config)  # RFC 7692 §5: Sec-WebSocket-Extensions, if any
         for name, value in additional_headers:
             request.headers[name] = value
         trace_line = make_tracer(trace, f"[client, server {target.authority}]")
@@ -153,14 +167,19 @@ def connect(
         if trace_line is not None:
             trace_line(f"< {response.version} {response.status} {response.reason}")
         subprotocol = check_response(
-            response, request.headers["Sec-WebSocket-Key"], subprotocols=subprotocols
+            response,
+            request.headers["Sec-WebSocket-Key"],
+            subprotocols=subprotocols,
+            extensions=[EXTENSION_NAME] if config is not None else [],
         )
+        deflate = client_extension(response, config)  # RFC 7692 §7.1: "MUST _Fail_" if wrong
         protocol = Connection(
             Side.CLIENT,
             max_size=max_size,
             max_fragments=max_fragments,
             defer_failure=True,  # messages before a bad frame reach the application first
             trace=_frame_tracer(trace_line),
+            deflate=deflate,
         )
         conn = ClientConnection(
             sock,

@@ -21,7 +21,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .cases import CASES, CATEGORIES
+from .cases import CASES, CATEGORIES, EXTENSION_CASES, EXTENSION_CATEGORIES
 from .report import ProgressBar
 from .runner import Unreachable, run_client_suite, run_server_suite
 
@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cases", nargs="+", metavar="ID", help="case ids or prefixes, e.g. 2 6.3 8.1.12"
     )
     parser.add_argument(
-        "--category", action="append", choices=list(CATEGORIES), help="only this category"
+        "--category",
+        action="append",
+        choices=[*CATEGORIES, *EXTENSION_CATEGORIES],
+        help="only this category (compression: the permessage-deflate cases, run only when asked)",
     )
     parser.add_argument(
         "--html", default="conformance.html", help="HTML report (default: %(default)s)"
@@ -57,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.list:
-        for case in CASES:
+        for case in [*CASES, *EXTENSION_CASES]:
             print(f"{case.id:8} {case.category:17} {case.rfc:14} {case.title}")
         return 0
     if (args.url is None) == (args.client is None):

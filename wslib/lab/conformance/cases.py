@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from ...deflate import DeflateConfig
 from ...frames import RSV1, RSV2, RSV3, Opcode
 from .model import Case, End, Event, Expect, Frame, Pause, Send, Step
 
-__all__ = ["CASES", "CATEGORIES", "select"]
+__all__ = [
+    "CASES",
+    "CATEGORIES",
+    "EXTENSION_CASES",
+    "EXTENSION_CATEGORIES",
+    "compressed",
+    "deflated",
+    "select",
+]
 
 TEXT, BINARY, CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 PING, PONG, CLOSE = Opcode.PING, Opcode.PONG, Opcode.CLOSE
@@ -1108,18 +1117,197 @@ def _all() -> list[Case]:
 CASES: list[Case] = _all()
 
 
+# --- permessage-deflate (RFC 7692): run only when asked for ---------------------------------------
+
+#: The categories of extensions, run only when named (``categories=["compression"]``) or by
+#: id (``cases=["12", "13"]``): a server without compression would fail every one of them.
+EXTENSION_CATEGORIES: dict[str, str] = {"compression": "RFC 7692 §6, §7"}
+
+
+def deflated(data: bytes) -> bytes:
+    """``data`` as a permessage-deflate payload (RFC 7692 §7.2.1), compressed afresh with a
+    512-byte window: valid whatever the negotiation (a sender may always use a smaller window,
+    and start each message afresh), except a window of 256 bytes, which zlib cannot write."""
+    import zlib
+
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -9)
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def compressed(opcode: Opcode, data: bytes, fragment: int | None = None) -> list[Frame]:
+    """One compressed message as frames: the compressed payload cut in pieces of ``fragment``
+    bytes, RSV1 on the first frame only (RFC 7692 §6.1)."""
+    payload = deflated(data)
+    size = fragment or max(1, len(payload))
+    pieces = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
+    return [
+        Frame(opcode if i == 0 else CONT, piece, i == len(pieces) - 1, RSV1 if i == 0 else 0)
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def _json_chat(n: int) -> bytes:
+    line = b'{"type": "message", "room": "general", "user": "ada", "text": "hello, hello"}'
+    return (line * (n // len(line) + 1))[:n]
+
+
+#: 13.*: the offer/answer combinations (RFC 7692 §7.1), each played with the same messages.
+DEFLATE_SETTINGS: list[tuple[str, DeflateConfig]] = [
+    ("the defaults (12-bit windows)", DeflateConfig()),
+    ("zlib's full windows (15 bits)", DeflateConfig(15, 15)),
+    ("9-bit windows both ways", DeflateConfig(9, 9)),
+    ("server_no_context_takeover", DeflateConfig(15, 15, server_no_context_takeover=True)),
+    ("client_no_context_takeover", DeflateConfig(15, 15, client_no_context_takeover=True)),
+    (
+        "no context takeover both ways, 10-bit windows",
+        DeflateConfig(10, 10, server_no_context_takeover=True, client_no_context_takeover=True),
+    ),
+    ("server 9 bits, client 15 bits", DeflateConfig(9, 15)),
+    ("server 15 bits, client 9 bits", DeflateConfig(15, 9)),
+]
+
+
+def _compression(add: _Builder) -> None:
+    cat, rfc = "compression", "RFC 7692 §7.2"
+    default = DeflateConfig()
+    # 12.1-12.3: messages of many sizes, whole, fragmented, and as text, binary, JSON
+    sizes = (0, 16, 64, 256, 1024, 4096, 16384, 65536, 131072)
+    kinds: tuple[tuple[str, Opcode, Callable[[int], bytes], Callable[[bytes], Event]], ...] = (
+        ("text", TEXT, letters, t),
+        ("binary", BINARY, pattern, b),
+        ("JSON text", TEXT, _json_chat, t),
+    )
+    for k, (kind, opcode, make, event) in enumerate(kinds, start=1):
+        for i, size in enumerate(sizes, start=1):
+            data = make(size)
+            add.add(
+                f"12.{k}.{i}",
+                cat,
+                rfc,
+                f"a compressed {kind} message of {size} bytes, twice",
+                [send(*compressed(opcode, data)), send(*compressed(opcode, data))],
+                echo(event(data), event(data)),
+                deflate=default,
+                solo=size >= 65536,
+            )
+    # 12.4: compressed messages in fragments of 1, 7, 64 and 1000 bytes of compressed payload
+    data = _json_chat(20000)
+    for i, fragment in enumerate((1, 7, 64, 1000), start=1):
+        add.add(
+            f"12.4.{i}",
+            cat,
+            rfc,
+            f"20,000 bytes of JSON, compressed, in fragments of {fragment} bytes (RSV1 on the "
+            "first only)",
+            send(*compressed(TEXT, data, fragment)),
+            echo(t(data)),
+            deflate=default,
+            timeout=5.0,
+        )
+    # 12.5: uncompressed messages (RSV1 clear) mixed with compressed ones, and a ping between
+    # the fragments of a compressed message
+    add.add(
+        "12.5.1",
+        cat,
+        "RFC 7692 §6",
+        "an uncompressed message (RSV1 clear) between two compressed ones",
+        send(*compressed(TEXT, b"one"), text("two"), *compressed(TEXT, b"three")),
+        echo(t("one"), t("two"), t("three")),
+        deflate=default,
+    )
+    frames = compressed(BINARY, pattern(3000), 100)
+    add.add(
+        "12.5.2",
+        cat,
+        "RFC 7692 §6.1",
+        "a ping between the fragments of a compressed message",
+        send(*frames[:2], ping(b"between"), *frames[2:]),
+        echo(p(b"between"), b(pattern(3000))),
+        deflate=default,
+    )
+    # 12.6: what RFC 7692 forbids: RSV1 on a continuation or a control frame, broken DEFLATE
+    first, *rest = compressed(TEXT, letters(3000), 10)
+    add.add(
+        "12.6.1",
+        cat,
+        "RFC 7692 §6.1",
+        "RSV1 set on a continuation frame of a compressed message",
+        send(first, Frame(CONT, rest[0].payload, False, RSV1), *rest[1:]),
+        fail(1002),
+        deflate=default,
+    )
+    add.add(
+        "12.6.2",
+        cat,
+        "RFC 7692 §6.1",
+        "RSV1 set on a ping",
+        send(Frame(PING, b"x", True, RSV1)),
+        fail(1002),
+        deflate=default,
+    )
+    add.add(
+        "12.6.3",
+        cat,
+        "RFC 7692 §7.2.2",
+        "RSV1 set on data that is not DEFLATE",
+        send(Frame(BINARY, b"\xff\xff\xff\xff", True, RSV1)),
+        fail(1002, 1007),
+        deflate=default,
+    )
+    # 13.*: every offer/answer combination, with messages that use the window and the takeover
+    messages = [
+        (TEXT, _json_chat(200), t),
+        (TEXT, _json_chat(200), t),  # the same again: with context takeover, a few bytes
+        (TEXT, letters(5000), t),
+        (BINARY, pattern(1000), b),
+    ]
+    for k, (name, config) in enumerate(DEFLATE_SETTINGS, start=1):
+        fragments: tuple[int | None, ...] = (None, 64)
+        for i, cut in enumerate(fragments, start=1):
+            how = "whole" if cut is None else f"in fragments of {cut} bytes"
+            add.add(
+                f"13.{k}.{i}",
+                cat,
+                "RFC 7692 §7.1",
+                f"{name}: four compressed messages, {how}",
+                send(*(f for op, m, _ in messages for f in compressed(op, m, cut))),
+                echo(*(event(m) for _, m, event in messages)),
+                deflate=config,
+            )
+
+
+def _extension_cases() -> list[Case]:
+    builder = _Builder()
+    _compression(builder)
+    return builder.cases
+
+
+#: The permessage-deflate cases (12.*, 13.*), run only when asked for.
+EXTENSION_CASES: list[Case] = _extension_cases()
+
+
 def select(
     cases: Iterable[str] | None = None, categories: Iterable[str] | None = None
 ) -> list[Case]:
     """The cases whose id matches one of ``cases`` (an id like ``2.3.1`` or a prefix like
-    ``2.3`` or ``2``) and whose category is in ``categories``; ``None`` means all."""
+    ``2.3`` or ``2``) and whose category is in ``categories``; ``None`` means all of
+    :data:`CASES`. The permessage-deflate cases (:data:`EXTENSION_CASES`, 12.* and 13.*) come
+    only when named, by category (``"compression"``) or by id."""
     wanted = None if cases is None else list(cases)
     cats = None if categories is None else set(categories)
-    unknown = (cats or set()) - set(CATEGORIES)
+    known = [*CATEGORIES, *EXTENSION_CATEGORIES]
+    unknown = (cats or set()) - set(known)
     if unknown:
-        raise ValueError(f"unknown categories {sorted(unknown)}: choose from {list(CATEGORIES)}")
+        raise ValueError(f"unknown categories {sorted(unknown)}: choose from {known}")
+    # The extension cases only when named: by their category, or by id
+    extensions = [
+        case
+        for case in EXTENSION_CASES
+        if (cats is not None and case.category in cats)
+        or (wanted is not None and any(case.id.startswith(w.rstrip(".*")) for w in wanted))
+    ]
     chosen = []
-    for case in CASES:
+    for case in [*CASES, *extensions]:
         if cats is not None and case.category not in cats:
             continue
         if wanted is not None and not any(

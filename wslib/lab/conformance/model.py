@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from ...deflate import DeflateConfig
 from ...frames import Opcode
 
 __all__ = ["Case", "End", "Event", "Expect", "Frame", "Pause", "Send", "Step", "Verdict"]
@@ -137,6 +138,9 @@ class Case:
     only: str | None = None
     solo: bool = False
     note: str = field(default="")
+    #: permessage-deflate (RFC 7692) for this case: the suite offers it with these settings (as
+    #: a client) or answers the client's offer with them (as a server); None: no extension
+    deflate: DeflateConfig | None = None
 
     @property
     def sends(self) -> str:

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
-from .cases import CATEGORIES
+from .cases import CATEGORIES, EXTENSION_CATEGORIES
 from .model import Case, Verdict
 
 __all__ = [
@@ -139,6 +139,11 @@ class CaseResult:
         }
 
 
+def _rfc(section: str) -> str:
+    """``RFC 6455 §5.2`` for the suite's ``§5.2``; an extension's case names its own RFC."""
+    return section if section.startswith("RFC") else f"RFC 6455 {section}"
+
+
 def format_case(result: CaseResult, *, http: bool = False, limit: int = 40) -> str:
     """A case and its wire trace as lines to read: what it is, what it sends and expects, the
     verdict and why, then one line per trace entry (seconds since the case started, → sent by
@@ -146,7 +151,7 @@ def format_case(result: CaseResult, *, http: bool = False, limit: int = 40) -> s
     unless ``http``; at most ``limit`` trace lines are shown."""
     c = result.case
     lines = [
-        f"case {c.id} · {c.category} · RFC 6455 {c.rfc} · {c.title}",
+        f"case {c.id} · {c.category} · {_rfc(c.rfc)} · {c.title}",
         c.description,
         f"verdict: {result.verdict.value} ({result.reason})",
         "",
@@ -211,7 +216,7 @@ class Results:
     def by_category(self) -> dict[str, dict[str, int]]:
         """Counts per category, categories in report order (a heat map's rows)."""
         table: dict[str, dict[str, int]] = {}
-        for category in CATEGORIES:
+        for category in [*CATEGORIES, *EXTENSION_CATEGORIES]:
             rows = [r for r in self.results if r.case.category == category]
             if rows:
                 table[category] = {v: 0 for v in self.counts}

@@ -28,8 +28,16 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from ...deflate import (
+    EXTENSION_NAME,
+    DeflateConfig,
+    PerMessageDeflate,
+    client_extension,
+    client_offer,
+    server_extension,
+)
 from ...exceptions import InvalidRequest
-from ...frames import Opcode
+from ...frames import RSV1, Frame, Opcode
 from ...handshake import Request, Response, accept, check_response, client_request, reject
 from ...streams import StreamReader
 from ...sync.connection import read_until_parsed
@@ -91,9 +99,18 @@ class _Exchange:
     """One WebSocket connection after the handshake, driven by the suite (non-blocking I/O)."""
 
     def __init__(
-        self, sock: socket.socket, trace: _Trace, obs: Observation, *, suite_masks: bool
+        self,
+        sock: socket.socket,
+        trace: _Trace,
+        obs: Observation,
+        *,
+        suite_masks: bool,
+        deflate: PerMessageDeflate | None = None,
     ) -> None:
         self.sock = sock
+        # permessage-deflate, when the case negotiated it: inflates the peer's messages
+        self.deflate = deflate
+        self.compressed = False  # the message in progress came with RSV1 on its first frame
         self.trace = trace
         self.obs = obs
         self.suite_masks = suite_masks  # the suite plays the client: it masks its frames
@@ -162,7 +179,10 @@ class _Exchange:
         if frame.masked == self.suite_masks:
             who = "server" if self.suite_masks else "client"
             self.obs.events.append(("bad", f"{who} frame with wrong masking".encode()))
-        if frame.rsv:
+        # RFC 7692 §6: with permessage-deflate, RSV1 on the first frame of a message
+        data_opcodes = (Opcode.TEXT, Opcode.BINARY)
+        allowed = RSV1 if self.deflate is not None and opcode in data_opcodes else 0
+        if frame.rsv & ~allowed:
             self.obs.events.append(("bad", b"frame with RSV bits"))
         if opcode == Opcode.PING:
             if not self.closed_by_us:
@@ -180,6 +200,7 @@ class _Exchange:
             if self.message is not None:
                 self.obs.events.append(("bad", b"new message before the last one ended"))
             self.message = ("text" if opcode == Opcode.TEXT else "binary", [frame.payload])
+            self.compressed = bool(frame.rsv & RSV1) and self.deflate is not None
             self._maybe_done(frame.fin)
         elif opcode == Opcode.CONT:
             if self.message is None:
@@ -193,7 +214,15 @@ class _Exchange:
     def _maybe_done(self, fin: bool) -> None:
         if fin and self.message is not None:
             kind, parts = self.message
-            self.obs.events.append((kind, b"".join(parts)))
+            payload = b"".join(parts)
+            if self.compressed and self.deflate is not None:
+                opcode = Opcode.TEXT if kind == "text" else Opcode.BINARY
+                try:  # RFC 7692 §7.2.2: the whole message's payload, inflated
+                    payload = self.deflate.decode(Frame(opcode, payload, rsv1=True), None).payload
+                except Exception as exc:
+                    kind = "bad"
+                    payload = f"a compressed message that does not inflate: {exc}".encode()
+            self.obs.events.append((kind, payload))
             self.message = None
 
     def pump(self, deadline: float) -> None:
@@ -385,15 +414,22 @@ def _parse_url(url: str) -> tuple[str, int, str]:
 
 
 def _client_handshake(
-    host: str, port: int, path: str, trace: _Trace, timeout: float = OPEN_TIMEOUT
-) -> tuple[socket.socket, bytes]:
-    """Connect and do the opening handshake (RFC 6455 §4.1); return the socket and leftovers."""
+    host: str,
+    port: int,
+    path: str,
+    trace: _Trace,
+    timeout: float = OPEN_TIMEOUT,
+    deflate: DeflateConfig | None = None,
+) -> tuple[socket.socket, bytes, PerMessageDeflate | None]:
+    """Connect and do the opening handshake (RFC 6455 §4.1); return the socket, leftovers and
+    the permessage-deflate codec when ``deflate`` is offered (a server that declines fails)."""
     deadline = time.monotonic() + timeout
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         authority = host if port == 80 else f"{host}:{port}"
         request = client_request(authority, path)
+        client_offer(request, deflate)  # RFC 7692 §5: the offer, when the case has one
         for line in request.serialize().decode().split("\r\n")[:-2]:
             trace.add("→", "http", line)
         sock.sendall(request.serialize())
@@ -415,8 +451,15 @@ def _client_handshake(
         trace.add("←", "http", f"{response.version} {response.status} {response.reason}")
         for name, value in response.headers.items():
             trace.add("←", "http", f"{name}: {value}")
-        check_response(response, request.headers["Sec-WebSocket-Key"])
-        return sock, bytes(reader.buffer)
+        check_response(
+            response,
+            request.headers["Sec-WebSocket-Key"],
+            extensions=[EXTENSION_NAME] if deflate is not None else [],
+        )
+        codec = client_extension(response, deflate)
+        if deflate is not None and codec is None:
+            raise ValueError("the server declined permessage-deflate (no answer to the offer)")
+        return sock, bytes(reader.buffer), codec
     except BaseException:
         sock.close()
         raise
@@ -428,12 +471,12 @@ def _run_server_case(url: str, case: Case) -> CaseResult:
     obs = Observation(peer_is_server=True)
     host, port, path = _parse_url(url)
     try:
-        sock, leftover = _client_handshake(host, port, path, trace)
+        sock, leftover, codec = _client_handshake(host, port, path, trace, deflate=case.deflate)
     except Exception as exc:
         obs.handshake_error = f"{exc.__class__.__name__}: {exc}"
     else:
         with sock:
-            ex = _Exchange(sock, trace, obs, suite_masks=True)
+            ex = _Exchange(sock, trace, obs, suite_masks=True, deflate=codec)
             if leftover:
                 ex.feed(leftover)
             ex.play(case)
@@ -450,7 +493,7 @@ def probe_server(url: str, timeout: float = OPEN_TIMEOUT) -> None:
     """Raise :class:`Unreachable` (one line) if no WebSocket handshake succeeds at ``url``."""
     host, port, path = _parse_url(url)
     try:
-        sock, _ = _client_handshake(host, port, path, _Trace(time.monotonic()), timeout)
+        sock, _, _ = _client_handshake(host, port, path, _Trace(time.monotonic()), timeout)
     except OSError as exc:
         raise Unreachable(f"cannot reach {url}: {exc.strerror or exc}") from None
     except Exception as exc:
@@ -657,8 +700,13 @@ def _run_client_case(
             with sock:
                 for line in request.serialize().decode("latin-1").split("\r\n")[:-2]:
                     trace.add("←", "http", line)
+                codec = None
                 try:
                     response = accept(request)
+                    # RFC 7692: the case's answer to the client's permessage-deflate offer
+                    codec = server_extension(request, response, case.deflate)
+                    if case.deflate is not None and codec is None:
+                        obs.handshake_error = "the client offered no acceptable permessage-deflate"
                 except InvalidRequest as exc:
                     response = reject(exc)
                     obs.handshake_error = f"invalid request: {exc}"
@@ -666,7 +714,7 @@ def _run_client_case(
                     trace.add("→", "http", name_line)
                 sock.sendall(response.serialize())
                 if obs.handshake_error is None:
-                    ex = _Exchange(sock, trace, obs, suite_masks=False)
+                    ex = _Exchange(sock, trace, obs, suite_masks=False, deflate=codec)
                     if leftover:
                         ex.feed(leftover)
                     ex.play(case)

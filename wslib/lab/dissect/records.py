@@ -118,7 +118,11 @@ class FrameRecord:
     - ``close_code``/``close_reason``: for a CLOSE frame with a valid payload (§5.5.1).
     - ``rsv``: the RSV bits (RSV1 = 4: "Per-Message Compressed" with permessage-deflate).
     - ``inflated``: when permessage-deflate (RFC 7692) compressed the message, this frame's
-      payload decompressed (at most ``max_payload`` bytes); ``text`` is decoded from it.
+      payload decompressed; ``text`` is decoded from it.
+    - ``inflated_over``: the cap (``max_payload``) when the payload inflates to more than that:
+      then ``inflated`` and ``text`` are None ("inflated size over N, not shown"). The rest
+      is inflated in bounded steps and dropped, so that a decompression bomb in a capture costs
+      CPU, never memory, and the messages after it still decode.
     - ``time``/``packet``: the packet that completed the frame (like Wireshark, which shows a
       frame in the packet where its last byte arrived).
     - ``violations``: the rules of RFC 6455 §5 that the header breaks (a client frame without
@@ -143,6 +147,7 @@ class FrameRecord:
     rsv: int = 0  # the three RSV bits, as a number 0-7 (RSV1 = 4)
     inflated: bytes | None = None  # permessage-deflate: this frame's payload decompressed
     violations: tuple[str, ...] = ()  # the rules of RFC 6455 §5 its header breaks
+    inflated_over: int | None = None  # permessage-deflate: inflates to more than this, not shown
 
     @property
     def opcode_name(self) -> str:

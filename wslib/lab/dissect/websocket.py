@@ -201,18 +201,24 @@ class _Inflater:
         self.zlib = zlib.decompressobj(wbits=-15)
         self.broken = False
 
-    def feed(self, data: bytes, fin: bool) -> bytes:
-        """Decompress one frame's payload; return at most ``limit`` bytes of the output."""
+    def feed(self, data: bytes, fin: bool) -> bytes | None:
+        """Decompress one frame's payload: its output, or None when it is over ``limit`` bytes
+        (a decompression bomb, or just a big message: "inflated size over N, not shown")."""
         # RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the
         # payload of the message" before decompressing it.
         if fin:
             data += b"\x00\x00\xff\xff"
-        out = self.zlib.decompress(data, self.limit)
-        while self.zlib.unconsumed_tail:  # over the limit: keep the state, drop the output
+        # One byte more than the limit tells "exactly the limit" from "over it".
+        out = self.zlib.decompress(data, self.limit + 1)
+        over = len(out) > self.limit
+        # Over the limit: inflate the rest in bounded steps, dropping the output, so that the
+        # decompressor's window stays right for the next messages (context takeover) and
+        # memory stays flat, whatever the frame inflates to.
+        while self.zlib.unconsumed_tail:
             self.zlib.decompress(self.zlib.unconsumed_tail, 1 << 16)
         if fin and self.reset_each_message:
             self.zlib = zlib.decompressobj(wbits=-15)
-        return out
+        return None if over else out
 
 
 def _list(headers: Headers, name: str) -> list[str]:
@@ -584,6 +590,7 @@ class _Connection:
             if masked:  # RFC 6455 §5.3; a masked server frame is unmasked too: shown as sent
                 payload = apply_mask(payload, mask_key)
             text = close_code = close_reason = inflated = None
+            inflated_over: int | None = None
             if opcode is Opcode.CLOSE:
                 try:
                     if len(payload) <= MAX_CONTROL_PAYLOAD:
@@ -629,7 +636,11 @@ class _Connection:
                                 f"compressed payload of {length} bytes, over max_payload: "
                                 "not decompressed, nor what follows in this direction"
                             )
-                        data = inflated = inflater.feed(payload, fin)
+                        inflated = inflater.feed(payload, fin)
+                        if inflated is None:
+                            inflated_over = inflater.limit
+                        else:
+                            data = inflated
                     except (zlib.error, ValueError) as exc:
                         self.error(half, exc, "InflateError")
                         inflater.broken = True
@@ -657,6 +668,7 @@ class _Connection:
             record = FrameRecord(
                 self.now, direction, opcode, fin, masked, length, header_length, payload, text,
                 close_code, close_reason, self.packet, rsv >> 4, inflated, violations,
+                inflated_over,
             )  # fmt: skip
             self.payload_bytes += length
             self.framing_bytes += header_length
