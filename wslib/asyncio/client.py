@@ -23,20 +23,15 @@ from collections.abc import Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..deflate import (
-    EXTENSION_NAME,
-    DeflateConfig,
-    client_extension,
-    client_offer,
-    compression_config,
-)
+from ..deflate import DeflateConfig
 from ..exceptions import InvalidResponse
-from ..handshake import Headers, Request, Response, check_response, client_request
+from ..handshake import Headers, Request, Response
 from ..messages import MAX_FRAGMENTS
-from ..protocol import Connection, Side
+from ..opening import client_opening
+from ..protocol import Connection
 from ..streams import StreamReader
 from ..tls import client_context, explain_tls_failure
-from ..trace import Trace, frame_tracer, make_tracer
+from ..trace import Trace, make_tracer
 from ..uri import parse_uri
 from .connection import WRITE_LIMIT, AsyncConnection, set_nodelay
 
@@ -121,13 +116,14 @@ async def _connect(
     context = (ssl if ssl is not None else client_context()) if target.secure else None
     loop = asyncio.get_running_loop()
     transports: list[asyncio.Transport] = []
-    request = client_request(
-        target.authority, target.resource_name, origin=origin, subprotocols=subprotocols
+    opening_request = client_opening(
+        target,
+        origin=origin,
+        subprotocols=subprotocols,
+        additional_headers=additional_headers,
+        compression=compression,
     )
-    config = compression_config(compression)
-    client_offer(request, config)  # RFC 7692 §5: Sec-WebSocket-Extensions, if any
-    for name, value in additional_headers:
-        request.headers[name] = value
+    request = opening_request.request
     trace_line = make_tracer(trace, f"[client, server {target.authority}]")
 
     async def opening_handshake() -> tuple[Response, _ResponseReader]:
@@ -159,20 +155,11 @@ async def _connect(
         transport = transports[0]
         if trace_line is not None:
             trace_line(f"< {response.version} {response.status} {response.reason}")
-        subprotocol = check_response(
+        subprotocol, protocol = opening_request.accept(
             response,
-            request.headers["Sec-WebSocket-Key"],
-            subprotocols=subprotocols,
-            extensions=[EXTENSION_NAME] if config is not None else [],
-        )
-        deflate = client_extension(response, config)  # RFC 7692 §7.1: "MUST _Fail_" if wrong
-        protocol = Connection(
-            Side.CLIENT,
             max_size=options.pop("max_size"),
             max_fragments=options.pop("max_fragments"),
-            defer_failure=True,  # messages before a bad frame reach the application first
-            trace=frame_tracer(trace_line),
-            deflate=deflate,
+            trace_line=trace_line,
         )
         conn = ClientConnection(
             protocol,

@@ -29,21 +29,15 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..deflate import (
-    EXTENSION_NAME,
-    DeflateConfig,
-    client_extension,
-    client_offer,
-    compression_config,
-)
+from ..deflate import DeflateConfig
 from ..exceptions import InvalidResponse
-from ..handshake import Headers, Request, Response, check_response, client_request
+from ..handshake import Headers, Request, Response
 from ..messages import MAX_FRAGMENTS
-from ..protocol import Connection, Side
+from ..opening import client_opening
+from ..protocol import Connection
 from ..streams import StreamReader
 from ..tls import client_context, explain_tls_failure
 from ..trace import Trace, make_tracer
-from ..trace import frame_tracer as _frame_tracer
 from ..uri import WebSocketURI, parse_uri
 from .connection import SyncConnection, read_until_parsed
 
@@ -144,13 +138,14 @@ def connect(
                 if explained is error:
                     raise
                 raise explained from None
-        request = client_request(
-            target.authority, target.resource_name, origin=origin, subprotocols=subprotocols
+        opening = client_opening(
+            target,
+            origin=origin,
+            subprotocols=subprotocols,
+            additional_headers=additional_headers,
+            compression=compression,
         )
-        config = compression_config(compression)
-        client_offer(request, config)  # RFC 7692 §5: Sec-WebSocket-Extensions, if any
-        for name, value in additional_headers:
-            request.headers[name] = value
+        request = opening.request
         trace_line = make_tracer(trace, f"[client, server {target.authority}]")
         if trace_line is not None:
             trace_line(f"> {request.method} {request.path} {request.version}")
@@ -166,20 +161,8 @@ def connect(
             ) from None
         if trace_line is not None:
             trace_line(f"< {response.version} {response.status} {response.reason}")
-        subprotocol = check_response(
-            response,
-            request.headers["Sec-WebSocket-Key"],
-            subprotocols=subprotocols,
-            extensions=[EXTENSION_NAME] if config is not None else [],
-        )
-        deflate = client_extension(response, config)  # RFC 7692 §7.1: "MUST _Fail_" if wrong
-        protocol = Connection(
-            Side.CLIENT,
-            max_size=max_size,
-            max_fragments=max_fragments,
-            defer_failure=True,  # messages before a bad frame reach the application first
-            trace=_frame_tracer(trace_line),
-            deflate=deflate,
+        subprotocol, protocol = opening.accept(
+            response, max_size=max_size, max_fragments=max_fragments, trace_line=trace_line
         )
         conn = ClientConnection(
             sock,
