@@ -196,7 +196,7 @@ NEGOTIATIONS: list[tuple[str, DeflateConfig, str | None, tuple[int, int, bool, b
     ),
     # declined: 8 bits for the server's window, which zlib cannot compress with
     ("permessage-deflate; server_max_window_bits=8", DeflateConfig(), None, None),
-    # declined: an unknown parameter, a duplicate, a bad value (§7.1 "MUST decline")
+    # declined: an unknown parameter, a duplicate, a bad value (§7 "MUST decline")
     ("permessage-deflate; x=1", DeflateConfig(), None, None),
     (
         "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
@@ -334,7 +334,7 @@ def test_client_accepts(
         ) == codec
 
 
-#: client config, the server's answer: each MUST fail the handshake (RFC 7692 §7.1)
+#: client config, the server's answer: each MUST fail the handshake (RFC 7692 §7)
 CLIENT_REFUSES: list[tuple[DeflateConfig | None, list[str], str]] = [
     (None, ["permessage-deflate"], "not offered"),
     (

@@ -104,9 +104,9 @@ class DeflateParameters:
     """The four parameters of RFC 7692 §7.1, as an offer or an answer carries them.
 
     ``*_max_window_bits`` are ``None`` when absent. In an offer, ``client_max_window_bits``
-    may come without a value ("the client supports a window smaller than 15 chosen by the
-    server", §7.1.2.2); :func:`parse_parameters` reads it as 15, which leaves the server the
-    same choice (any value up to 15).
+    may come without a value (the client "supports the client_max_window_bits extension
+    parameter in an extension negotiation response", §7.1.2.2); :func:`parse_parameters` reads
+    it as 15, which leaves the server the same choice (any value up to 15).
     """
 
     server_no_context_takeover: bool = False
@@ -139,11 +139,11 @@ class DeflateParameters:
 def parse_parameters(params: Sequence[Param], *, offer: bool) -> DeflateParameters:
     """Read the parameters of one permessage-deflate offer (``offer=True``) or answer.
 
-    Raises :class:`ValueError` for what RFC 7692 §7.1 forbids: an unknown parameter ("an
-    extension parameter not defined for use in an offer/response"), a parameter given twice
-    ("multiple extension parameters with the same name"), a value where none is allowed, a
-    window size that is not a decimal integer 8-15 without leading zeros (§7.1.2.1:
-    ``%x38-39 / "1" %x30-35``), and in an answer ``client_max_window_bits`` without a value.
+    Raises :class:`ValueError` for what RFC 7692 §7 forbids: an unknown parameter ("an
+    extension parameter not defined for use in an offer", or in a response), a parameter given
+    twice ("multiple extension parameters with the same name"), a value where none is allowed, a
+    window size that is not a decimal integer 8-15 without leading zeros (§7.1.2.1: ``1*DIGIT``,
+    "between 8 to 15, inclusive"), and in an answer ``client_max_window_bits`` without a value.
     A server declines such an offer; a client fails the handshake on such an answer.
     """
     seen: set[str] = set()
@@ -151,16 +151,16 @@ def parse_parameters(params: Sequence[Param], *, offer: bool) -> DeflateParamete
     where = "offer" if offer else "answer"
     for name, value in params:
         if name not in _PARAMETERS:
-            # §7.1: "The negotiation offer contains an extension parameter not defined for use
+            # §7: "The negotiation offer contains an extension parameter not defined for use
             # in an offer." (and the same for a response)
             raise ValueError(f"unknown parameter {name!r} in a permessage-deflate {where}")
         if name in seen:
-            # §7.1: "The negotiation offer contains multiple extension parameters with the
+            # §7: "The negotiation offer contains multiple extension parameters with the
             # same name."
             raise ValueError(f"parameter {name!r} appears twice in a permessage-deflate {where}")
         seen.add(name)
         if name.endswith("_no_context_takeover"):
-            # §7.1.1.1, §7.1.1.2: "This parameter has no value."
+            # §7.1.1.1, §7.1.1.2: "This extension parameter has no value."
             if value is not None:
                 raise ValueError(f"{name} takes no value, got {name}={value} (RFC 7692 §7.1.1)")
             values[name] = True
@@ -190,7 +190,7 @@ class DeflateConfig:
     asks, §7.1.2.1) and answers ``client_max_window_bits`` with at most its value when the
     client's offer allows it (§7.1.2.2: "If a received extension negotiation offer doesn't have
     the client_max_window_bits extension parameter, the corresponding extension negotiation
-    response to send back to the client MUST NOT include" it). A client offers both. 15 is
+    response to the offer MUST NOT include" it). A client offers both. 15 is
     DEFLATE's largest window (32 KiB); each bit less halves the window and the memory it
     costs, and compresses repetitive text a little less well.
 
@@ -258,13 +258,13 @@ def compression_config(compression: str | DeflateConfig | None) -> DeflateConfig
 
 
 def _accept_offer(offer: DeflateParameters, config: DeflateConfig) -> DeflateParameters | None:
-    """The server's answer to one valid offer, or None to decline it (RFC 7692 §7.1)."""
+    """The server's answer to one valid offer, or None to decline it (RFC 7692 §7)."""
     if offer.server_max_window_bits == 8:
-        # §7.1: decline when "The server doesn't support the offered configuration": zlib
+        # §7: decline when "The server doesn't support the offered configuration": zlib
         # cannot compress with a 256-byte window.
         return None
-    # §7.1.2.1: the server "MUST" answer server_max_window_bits "with the same or smaller
-    # value as the offer"; without one in the offer it may still announce a smaller window.
+    # §7.1.2.1: the server accepts server_max_window_bits by answering it "with the same or
+    # smaller value as the offer"; without one in the offer it may still announce a smaller window.
     server_bits = min(config.server_max_window_bits, offer.server_max_window_bits or 15)
     client_bits = None
     if offer.client_max_window_bits is not None:
@@ -274,8 +274,8 @@ def _accept_offer(offer: DeflateParameters, config: DeflateConfig) -> DeflatePar
         # offer's value.
         client_bits = min(config.client_max_window_bits, offer.client_max_window_bits)
     return DeflateParameters(
-        # §7.1.1.1: a server that accepts an offer with server_no_context_takeover "MUST
-        # include the server_no_context_takeover extension parameter in the ... response"
+        # §7.1.1.1: a server accepts an offer with server_no_context_takeover "by including the
+        # server_no_context_takeover extension parameter in the corresponding ... response"
         server_no_context_takeover=(
             offer.server_no_context_takeover or config.server_no_context_takeover
         ),
@@ -303,7 +303,7 @@ def server_extension(
 
     Returns the codec for the connection, or ``None`` (no offer, none acceptable, or
     ``config=None``: then the 101 has no ``Sec-WebSocket-Extensions``). An offer with an unknown
-    or repeated parameter or a bad value is declined, as §7.1 requires ("A server MUST decline
+    or repeated parameter or a bad value is declined, as §7 requires ("A server MUST decline
     an extension negotiation offer for this extension if ..."), and the next one is tried; a
     header that breaks the grammar of RFC 6455 §9.1 is the client's mistake:
     :class:`~wslib.exceptions.InvalidHeader` (400). Other extensions are ignored (§9.1: the
@@ -326,7 +326,7 @@ def server_extension(
         try:
             offer = parse_parameters(params, offer=True)
         except ValueError:
-            continue  # §7.1: "decline" this offer; a later one may be acceptable
+            continue  # §7: "decline" this offer; a later one may be acceptable
         answer = _accept_offer(offer, config)
         if answer is None:
             continue
@@ -348,7 +348,7 @@ def client_extension(response: Response, config: DeflateConfig | None) -> PerMes
     """Check the server's answer to :func:`client_offer` (RFC 7692 §5, §7.1); return the codec,
     or ``None`` when the server declined (no permessage-deflate in its 101).
 
-    RFC 7692 §7.1: "A client MUST _Fail the WebSocket Connection_ if the peer server accepted
+    RFC 7692 §7: "A client MUST _Fail the WebSocket Connection_ if the peer server accepted
     an extension negotiation offer for this extension with an extension negotiation response"
     with an unknown parameter, a repeated one, an invalid value, or a configuration the client
     does not support. Each raises :class:`~wslib.exceptions.InvalidResponse`, as do an answer
@@ -372,7 +372,7 @@ def client_extension(response: Response, config: DeflateConfig | None) -> PerMes
         raise InvalidResponse(f"the server's permessage-deflate answer is invalid: {exc}") from None
     offered_server_bits = config.server_max_window_bits
     if config.server_no_context_takeover and not answer.server_no_context_takeover:
-        # §7.1.1.1: the server "MUST include the server_no_context_takeover" it accepted
+        # §7.1.1.1: the server accepts server_no_context_takeover "by including" it in its answer
         raise InvalidResponse(
             "the server's permessage-deflate answer lacks server_no_context_takeover, which the "
             "client required (RFC 7692 §7.1.1.1)"
@@ -391,7 +391,7 @@ def client_extension(response: Response, config: DeflateConfig | None) -> PerMes
             )
     bits = answer.client_max_window_bits
     if bits is not None and bits > config.client_max_window_bits:
-        # §7.1.2.2: not "a value greater than" the offer's
+        # §7.1.2.2: "a value equal to or smaller than the received value" only
         raise InvalidResponse(
             f"the server's permessage-deflate answer has client_max_window_bits={bits}, larger "
             f"than the {config.client_max_window_bits} offered (RFC 7692 §7.1.2.2)"
@@ -399,7 +399,7 @@ def client_extension(response: Response, config: DeflateConfig | None) -> PerMes
     if bits == 8:
         raise InvalidResponse(
             "the server asks for client_max_window_bits=8, which zlib cannot compress with: "
-            "an unsupported configuration (RFC 7692 §7.1)"
+            "an unsupported configuration (RFC 7692 §7)"
         )
     return PerMessageDeflate.negotiated(answer, server=False, config=config)
 
@@ -509,7 +509,7 @@ class PerMessageDeflate:
             data = data[: -len(EMPTY_BLOCK)]
             self._sending_compressed = False
             if self.send_no_context_takeover:
-                # §7.1.1.1: the sender "MUST start compressing each new message with an empty
+                # §7.2.1: the sender "MUST start compressing each new message with an empty
                 # LZ77 sliding window": drop the compressor, the next message makes a new one
                 self._compressor = None
         return data
@@ -591,6 +591,6 @@ class PerMessageDeflate:
             )
         if decompressor.eof:
             # The sender ended the DEFLATE stream (a block with BFINAL set): the next message
-            # starts a new one (RFC 7692 §7.2.3.3 allows such a block)
+            # starts a new one (RFC 7692 §7.2.3.4 shows such a block)
             self._decompressor = None
         return payload

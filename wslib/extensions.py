@@ -19,7 +19,7 @@ Chromium's offer, for example, is one extension with one parameter without a val
     [('permessage-deflate', (('client_max_window_bits', None),))]
 
 The same name may appear several times: each is a separate offer, in order of preference
-(RFC 7692 §5: "the client can offer multiple extension negotiation offers"). Parameters with a
+(RFC 7692 §5: "A client may also offer multiple PMCE choices to the server"). Parameters with a
 value keep it as a string (quotes removed); what the values mean is up to the extension
 (:mod:`wslib.deflate` for permessage-deflate). This module is only the grammar: no socket, no
 meaning.
@@ -104,7 +104,7 @@ def parse_extensions(value: str) -> list[Extension]:
     gives ``[]``. Anything else that breaks the grammar raises :class:`ValueError` with the
     position: a missing name, a ``;`` without a parameter, an unterminated quoted string, a
     quoted value that is not a token. Duplicate or unknown parameters are *not* errors here:
-    they are the extension's business (RFC 7692 §7.1 declines such an offer).
+    they are the extension's business (RFC 7692 §7 declines such an offer).
 
         >>> parse_extensions('permessage-deflate; server_max_window_bits="10", x-foo')
         [('permessage-deflate', (('server_max_window_bits', '10'),)), ('x-foo', ())]

@@ -43,7 +43,7 @@ class ClientOpening:
         trace_line: Callable[[str], None] | None,
     ) -> tuple[str | None, Connection]:
         """Check the server's ``response`` ("the client MUST validate the server's response",
-        RFC 6455 §4.1; an extension answer the offer did not allow fails too, RFC 7692 §7.1) and
+        RFC 6455 §4.1; an extension answer the offer did not allow fails too, RFC 7692 §7) and
         return the subprotocol chosen and the client's :class:`~wslib.protocol.Connection`.
         Raises :class:`~wslib.exceptions.InvalidResponse`."""
         subprotocol = check_response(
