@@ -29,7 +29,7 @@ How, and why that way:
   (``RLIMIT_NOFILE``) to the hard limit: 10,000 connections need 10,000 descriptors on each
   side. Nothing is changed system-wide.
 - Every server keeps its defaults except: keepalive pings off (so that nothing but the
-  benchmark moves), and websockets' compression off (wslib has none).
+  benchmark moves), and websockets' compression off (wslib's is off by default).
 - The broadcast is each library's own: ``wslib.sync.broadcast`` (non-blocking writes, a queue
   per slow client), ``wslib.asyncio.broadcast`` and ``websockets.asyncio.server.broadcast``
   (both write to each transport's buffer without waiting).

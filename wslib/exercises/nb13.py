@@ -44,7 +44,7 @@ def _coroutine_function(answer: Any, name: str, arity: int) -> None:
         raise Wrong(
             f"{name} must be a coroutine function: write `async def {name}(...)`, so that the "
             "event loop can run it as a task (a plain `def` would run to its end and block "
-            "the loop meanwhile)"
+            "the loop meanwhile)."
         )
 
 
@@ -111,7 +111,7 @@ def check_ticker(ticker: Callable[[Any], Any]) -> None:
     if not got and any("never awaited" in w for w in caught):
         raise Wrong(
             "no tick arrived: `conn.send(...)` without `await` only makes a coroutine and drops "
-            "it (Python warns 'coroutine ... was never awaited'); write `await conn.send(...)`"
+            "it (Python warns 'coroutine ... was never awaited'); write `await conn.send(...)`."
         )
     if worst > 0.02:
         raise Wrong(
@@ -119,7 +119,7 @@ def check_ticker(ticker: Callable[[Any], Any]) -> None:
             "your ticker "
             "ran: something blocked the event loop, most likely `time.sleep(0.1)`. It stops "
             "every connection of the server; `await asyncio.sleep(0.1)` lets the loop serve "
-            "the others meanwhile"
+            "the others meanwhile."
         )
     if got != TICKS:
         raise Wrong(f"the client received {got!r}; expected {TICKS!r} (one every 0.1 s)")
@@ -208,7 +208,8 @@ def check_fan_out(fan_out: Callable[[Any, Any], Any]) -> None:
             f"one call of fan_out took {worst * 1e3:.0f} ms: it waited for the client that "
             "reads nothing. `await conn.send()` waits until that client's buffer has room, and "
             "so does `asyncio.gather` of every send (it ends with the slowest). Queue each "
-            "message without waiting: wslib.asyncio.broadcast(connections, message) does"
+            "message without waiting for any one client: each client needs a queue of its own, "
+            "emptied by a task of its own."
         )
     expected = [bytes([k]) * size for k in range(20)]
     for i, messages in enumerate(got):

@@ -465,7 +465,10 @@ def draw_crowd(results: Sequence[dict[str, Any]], labels: dict[str, str], title:
 
 def draw_timelines(timelines: Sequence[Timeline]) -> Figure:
     """One panel per strategy: when each fast client got each message, against when it was due."""
-    fig, axes = plt.subplots(1, len(timelines), figsize=(6 * len(timelines), 3.8), sharey=True)
+    # One time axis for all panels: a delay shows as dots drifting right, on the same scale.
+    fig, axes = plt.subplots(
+        1, len(timelines), figsize=(6 * len(timelines), 3.8), sharey=True, sharex=True
+    )
     axes_list = [axes] if len(timelines) == 1 else list(axes)
     for ax, timeline in zip(axes_list, timelines, strict=True):
         for due in timeline.sent:
@@ -497,7 +500,8 @@ def draw_backpressure(trace: BackpressureTrace) -> Figure:
         trace.reading_from, color=PALETTE["vermillion"], ls="--", label="the peer starts reading"
     )
     top.set_ylabel("MiB")
-    top.legend(fontsize=8, loc="upper left")
+    top.set_ylim(bottom=0)
+    top.legend(fontsize=8, loc="center left")
     kernel = [k if k is not None else float("nan") for k in trace.kernel]
     bottom.plot(
         trace.times,
@@ -514,7 +518,7 @@ def draw_backpressure(trace: BackpressureTrace) -> Figure:
     bottom.axhline(trace.write_limit / 1024, color=PALETTE["grey"], ls=":", label="write_limit")
     bottom.axvline(trace.reading_from, color=PALETTE["vermillion"], ls="--")
     bottom.set(xlabel="seconds", ylabel="KiB")
-    bottom.legend(fontsize=8, loc="upper right")
+    bottom.legend(fontsize=8, loc="center left")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1550,10 +1550,13 @@ def draw_memory_by_window_bits(
     kib: Mapping[str, Mapping[int, float]],
     *,
     baseline: float | None = None,
+    marks: Mapping[str, tuple[int, str]] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Memory per connection (KiB) against window bits, one line per memLevel (``kib``: label ->
-    {window bits: KiB}); ``baseline`` (a connection without compression) as a dashed line."""
+    {window bits: KiB}); ``baseline`` (a connection without compression) as a dashed line.
+    ``marks``: label -> (window bits, name): the points to name, such as the defaults of zlib
+    and of wslib (by default the last point of each line, with its value)."""
     if ax is None:
         _fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     markers = itertools.cycle("osD^")
@@ -1566,14 +1569,18 @@ def draw_memory_by_window_bits(
             color=CYCLE[k % len(CYCLE)],
             label=label,
         )
-        ax.annotate(
-            f"{points[bits[-1]]:.0f} KiB",
-            (bits[-1], points[bits[-1]]),
-            textcoords="offset points",
-            xytext=(6, 0),
-            va="center",
-            fontsize=8,
-        )
+        at, name = (marks or {}).get(label, (bits[-1], ""))
+        if at in points:
+            ax.plot([at], [points[at]], marker="o", markersize=9, fillstyle="none", color="black")
+            ax.annotate(
+                f"{name} {points[at]:.0f} KiB".strip(),
+                (at, points[at]),
+                textcoords="offset points",
+                xytext=(-8, 8) if name else (6, 0),
+                ha="right" if name else "left",
+                va="bottom" if name else "center",
+                fontsize=8,
+            )
     if baseline is not None:
         ax.axhline(baseline, color=PALETTE["grey"], linestyle="--", linewidth=1)
         ax.text(9, baseline, " without compression", va="bottom", fontsize=8)
