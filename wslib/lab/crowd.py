@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from .. import asyncio as wsasyncio
 from ..sync import connect, serve
@@ -426,6 +427,7 @@ def draw_crowd(results: Sequence[dict[str, Any]], labels: dict[str, str], title:
     open against N, and the broadcast latency distribution (p50, p95, p99) against N."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     kinds = list(dict.fromkeys(r["kind"] for r in results))
+    sizes = sorted({r["n"] for r in results if r["test"] == "broadcast"})
     for kind in kinds:
         held = [r for r in results if r["test"] == "held" and r["kind"] == kind]
         colour = COLOURS_BY_KIND.get(kind, PALETTE["black"])
@@ -435,26 +437,29 @@ def draw_crowd(results: Sequence[dict[str, Any]], labels: dict[str, str], title:
         )
         axes[1].plot(n, [r["open_s"] for r in held], "o-", color=colour, label=labels[kind])
         casts = [r for r in results if r["test"] == "broadcast" and r["kind"] == kind]
-        for i, r in enumerate(casts):
-            x = i * (len(kinds) + 1) + kinds.index(kind)
+        for r in casts:
+            x = sizes.index(r["n"]) * (len(kinds) + 1) + kinds.index(kind)
             axes[2].vlines(x, r["p50_ms"], r["p99_ms"], color=colour, lw=2)
             axes[2].plot([x], [r["p95_ms"]], "o", color=colour)
             axes[2].plot([x], [r["p50_ms"]], "_", color=colour, ms=12)
-            if kind == kinds[0]:
-                axes[2].text(
-                    x + (len(kinds) - 1) / 2,
-                    0,
-                    f"N={r['n']}",
-                    ha="center",
-                    va="top",
-                    transform=axes[2].get_xaxis_transform(),
-                    fontsize=9,
-                )
+    for i, n in enumerate(sizes):  # one label under each group, whoever is in it
+        axes[2].text(
+            i * (len(kinds) + 1) + (len(kinds) - 1) / 2,
+            0,
+            f"N={n}",
+            ha="center",
+            va="top",
+            transform=axes[2].get_xaxis_transform(),
+            fontsize=9,
+        )
     axes[0].set(xlabel="connections held", ylabel="KiB per connection (VmRSS growth / N)")
     axes[1].set(xlabel="connections held", ylabel="seconds to open them (cumulative)")
-    axes[2].set(ylabel="broadcast latency, ms (p50 – p95 • – p99)")
+    axes[2].set(ylabel="broadcast latency (ms): bar p50 to p99, dot p95")
     axes[2].set_xticks([])
     axes[2].set_yscale("log")
+    axes[2].yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes[2].yaxis.set_major_formatter(ScalarFormatter())  # 5, 50, 500: not 5×10^0
+    axes[2].yaxis.set_minor_formatter(NullFormatter())
     axes[0].legend(fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)

@@ -1231,9 +1231,12 @@ def draw_tls_records(
         _fig, ax = plt.subplots(figsize=(7, 0.32 * len(records) + 1.4), layout="constrained")
     for x in (0.0, 1.0):
         ax.plot([x, x], [-0.6, len(records) - 0.4], color=COLOURS["tcp"], linewidth=2)
+    legend: dict[str, Any] = {}  # what each colour means, for the colours this ladder uses
     for y, record in enumerate(records):
         start, end = (0.0, 1.0) if record.direction == "c2s" else (1.0, 0.0)
         colour = _record_colour(record)
+        sealed = record.encrypted and record.inner_type is None
+        legend.setdefault("sealed: content unknown" if sealed else record.kind, colour)
         ax.annotate(
             "",
             xy=(end, y),
@@ -1250,7 +1253,16 @@ def draw_tls_records(
     ax.text(1.0, -0.9, f"server\n{conversation.server}", ha="center", fontsize=9)
     ax.axis("off")
     shown = f"{len(records)} of {len(tls.records)}" if len(tls.records) > len(records) else ""
-    ax.set_title(title or f"{tls.version} records {shown}".strip(), fontsize=10)
+    ax.set_title(title or f"{tls.version} records {shown}".strip(), fontsize=10, pad=24)
+    handles = [Line2D([], [], color=c, linewidth=2, label=name) for name, c in legend.items()]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=min(4, len(handles)),
+        fontsize=8,
+        frameon=False,
+    )
     return ax
 
 
