@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 import wslib
-from wslib.lab import tools
+from wslib.lab import broker, tools
 from wslib.lab.broker import RedisServer
 from wslib.lab.cluster import MODES, ChatNode, Cluster, stream_id
+from wslib.lab.daemon import free_port as socket_free_port
 from wslib.lab.failover import failover_run, fanout_latency
 from wslib.lab.path import capture_message_path, message_path, parse_resp
 from wslib.lab.tools import PCAP_DIR
@@ -283,3 +284,35 @@ def test_a_server_hears_the_others_as_soon_as_it_serves(
         finally:
             a.stop()
             b.stop()
+
+
+def test_a_server_whose_parent_was_killed_stops_by_itself() -> None:
+    # The cluster's servers run in sessions of their own (so that Ctrl-C reaches the command,
+    # which stops them in order); if the command is SIGKILLed instead, they must not linger.
+    with broker.RedisServer() as redis_server:
+        port = socket_free_port()
+        parent = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import subprocess, sys, time; "
+                "subprocess.Popen([sys.executable, '-m', 'wslib.lab.cluster', 'node', '--name', "
+                f"'A', '--port', '{port}', '--redis-port', '{redis_server.port}', "
+                "'--mode', 'pubsub'], start_new_session=True); time.sleep(60)",
+            ]
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not accepts(port):
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+            parent.kill()  # SIGKILL: no chance to stop its child
+            parent.wait(5)
+            deadline = time.monotonic() + 10
+            while accepts(port):
+                assert time.monotonic() < deadline, "the orphaned server is still serving"
+                time.sleep(0.1)
+        finally:
+            if parent.poll() is None:
+                parent.kill()
+                parent.wait(5)

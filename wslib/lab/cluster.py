@@ -243,14 +243,18 @@ class ChatNode:
 
 
 def _run_node(args: argparse.Namespace) -> None:
-    """``python -m wslib.lab.cluster node``: one server until SIGTERM (then 1012) or SIGINT."""
+    """``python -m wslib.lab.cluster node``: one server until SIGTERM (then 1012) or SIGINT,
+    or until the process that started it is gone (killed with SIGKILL, it could not stop us)."""
     node = ChatNode(args.name, args.redis_port, args.mode, port=args.port)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    parent = os.getppid()
     node.start()
     print(f"node {args.name} ready on 127.0.0.1:{args.port}", flush=True)
-    stopping.wait()
+    while not stopping.wait(1.0):
+        if os.getppid() != parent:  # orphaned: nobody would ever stop us
+            break
     node.stop(1012, "service restart")
 
 
