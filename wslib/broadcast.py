@@ -85,3 +85,17 @@ class BroadcastResult:
     closed: int = 0
     gone: int = 0
     slow: list[object] = field(default_factory=list)  # the slow connections, for the log
+
+    def count(self, conn: object, outcome: str) -> None:
+        """Count one client's outcome: ``"sent"``, ``"gone"``, ``"skipped"`` or ``"closed"``
+        (what the I/O layers' ``send_prepared_nowait`` returns)."""
+        if outcome == "sent":
+            self.sent += 1
+        elif outcome == "gone":
+            self.gone += 1
+        else:
+            self.slow.append(conn)
+            if outcome == "closed":
+                self.closed += 1
+            else:
+                self.skipped += 1

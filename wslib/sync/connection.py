@@ -766,15 +766,5 @@ def broadcast(
     prepared = prepare(message)
     result = BroadcastResult()
     for conn in connections:
-        outcome = conn.send_prepared_nowait(prepared, slow)
-        if outcome == "sent":
-            result.sent += 1
-        elif outcome == "gone":
-            result.gone += 1
-        else:
-            result.slow.append(conn)
-            if outcome == "closed":
-                result.closed += 1
-            else:
-                result.skipped += 1
+        result.count(conn, conn.send_prepared_nowait(prepared, slow))
     return result
