@@ -70,21 +70,12 @@ def test_memory_is_bounded_by_open_connections_not_addresses_seen() -> None:
 
 # --- the limits in both servers, with real clients ----------------------------------------------
 
-import struct  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
 import websocket  # noqa: E402  (websocket-client)
 
-from .test_server import both, echo, no_thread_left, running, url  # noqa: E402, F401
-
-
-def close_code(ws: websocket.WebSocket) -> int:
-    """Read frames until the server's close frame; its code."""
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int(struct.unpack("!H", frame.data[:2])[0])
+from .test_server import both, echo, no_thread_left, read_close_code, running, url  # noqa: E402, F401
 
 
 @both
@@ -157,7 +148,7 @@ def test_a_flood_is_closed_with_1008_and_others_are_served(kind: str) -> None:
                 flood.send(f"flood {n}")
             except (BrokenPipeError, ConnectionResetError, websocket.WebSocketException):
                 break
-        assert close_code(flood) == 1008
+        assert read_close_code(flood) == 1008
         flood.close()
         calm.send("hello")
         assert calm.recv() == "hello"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from typing import Any
@@ -13,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import wslib
+from wslib.lab.daemon import free_port
 from wslib.reconnect import COME_BACK_LATER, Backoff, should_reconnect, should_retry_open
 from wslib.sync.reconnect import reconnecting
 
@@ -148,12 +148,6 @@ def test_a_stable_connection_resets_the_backoff() -> None:
                 conn.recv(timeout=5)
     assert [a.delay for a in loop.history if a.kind == "wait"] == [0.05, 0.05]
     assert loop.close_code == 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_nobody_listening_is_retried_then_given_up() -> None:

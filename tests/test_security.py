@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from wslib.lab.security import (
 )
 
 from . import test_interop
+from .test_server import read_close_code
 
 browser = test_interop.browser  # the headless Chromium fixture
 
@@ -86,19 +86,11 @@ def test_a_cookie_stays_out_of_the_server_log(browser: Any) -> None:
         assert not any(session in line for line in account.trace)
 
 
-def close_code(ws: websocket.WebSocket) -> int:
-    """Read frames until the server's close frame; its code."""
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int(struct.unpack("!H", frame.data[:2])[0])
-
-
 def test_a_client_that_never_sends_its_token_is_closed_at_the_deadline() -> None:
     with AccountService(auth="first-message", token_deadline=0.5) as account:
         ws = websocket.create_connection(account.ws_url, timeout=5)
         start = time.monotonic()
-        assert close_code(ws) == 1008
+        assert read_close_code(ws) == 1008
         assert 0.4 < time.monotonic() - start < 4
 
 
@@ -106,7 +98,7 @@ def test_a_wrong_token_in_the_first_message_is_refused() -> None:
     with AccountService(auth="first-message") as account:
         ws = websocket.create_connection(account.ws_url, timeout=5)
         ws.send(json.dumps({"token": "guessed"}))
-        assert close_code(ws) == 1008
+        assert read_close_code(ws) == 1008
 
 
 def test_what_a_token_in_the_subprotocol_breaks(browser: Any) -> None:

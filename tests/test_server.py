@@ -75,6 +75,14 @@ def running(
 both = pytest.mark.parametrize("kind", ["sync", "asyncio"])
 
 
+def read_close_code(ws: websocket.WebSocket) -> int:
+    """With websocket-client: read frames until the server's close frame; its code."""
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int(struct.unpack("!H", frame.data[:2])[0])
+
+
 def url(server: wslib.Server, path: str = "/") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import tools
 
-__all__ = ["BrowserUnavailable", "chromium_driver", "start_chromium"]
+__all__ = ["BrowserUnavailable", "chromium_driver", "start_chromium", "wait_until"]
 
 
 class BrowserUnavailable(RuntimeError):
@@ -52,3 +53,16 @@ def chromium_driver(**options: float) -> Iterator[Any]:
         yield chrome
     finally:
         chrome.quit()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition()`` (a page's state, say) until it is true; return its value, or raise
+    :class:`TimeoutError` saying ``what`` did not happen within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout:g} s")
+        time.sleep(0.05)

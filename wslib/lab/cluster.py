@@ -54,7 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..sync.server import Server, ServerConnection, serve
 from .broker import BrokerError, RedisServer
-from .daemon import accepts, free_port
+from .daemon import accepts, free_port, stop_process
 from .proxy import Nginx, _temp_paths
 
 __all__ = ["MODES", "ChatNode", "Cluster", "cluster_config", "stream_id"]
@@ -425,13 +425,7 @@ class Cluster:
 
     def terminate(self, name: str, timeout: float = 10.0) -> None:
         """SIGTERM server ``name``: it closes its clients with 1012 (service restart) and exits."""
-        process = self.processes[self.names.index(name)]
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(self.processes[self.names.index(name)], timeout)
 
     def restart(self, name: str) -> None:
         """Start server ``name`` again on its port (after :meth:`kill` or :meth:`terminate`)."""

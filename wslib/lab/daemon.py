@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
-__all__ = ["TempDaemon", "accepts", "free_port"]
+__all__ = ["TempDaemon", "accepts", "free_port", "stop_process"]
 
 _SelfT = TypeVar("_SelfT", bound="TempDaemon")
 
@@ -37,6 +37,17 @@ def accepts(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
     return False
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not exited within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 class TempDaemon:
@@ -130,13 +141,7 @@ class TempDaemon:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()  # SIGTERM: nginx's fast shutdown, redis-server's exit
-            try:
-                process.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_process(process, self.stop_timeout)  # SIGTERM: nginx's fast shutdown, redis' exit
 
     def _cleanup(self) -> None:
         if self.prefix is not None:

@@ -57,6 +57,7 @@ from typing import Any
 from ..exceptions import WebSocketError
 from ..frames import Opcode
 from . import tools
+from .browser import BrowserUnavailable, start_chromium, wait_until
 from .scenario import Scenario
 
 __all__ = [
@@ -561,16 +562,6 @@ CHROMIUM_FLAGS = (
 )
 
 
-def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} within {timeout:.0f} s")
-
-
 class _JupyterLab:
     """``jupyter lab`` in a child process, with its own temporary folders; stop() ends it all."""
 
@@ -633,7 +624,7 @@ class _JupyterLab:
                     return server
             return None
 
-        self.server = _wait(announced, self.timeout, "JupyterLab did not start")
+        self.server = wait_until(announced, self.timeout, "JupyterLab did not start")
         return self.server
 
     def stop(self) -> None:
@@ -650,8 +641,6 @@ class _JupyterLab:
 
 
 def _chromium() -> Any:
-    from .browser import BrowserUnavailable, start_chromium
-
     try:
         return start_chromium(page_load_timeout=60, script_timeout=30)
     except BrowserUnavailable as exc:
@@ -669,14 +658,14 @@ def _open_and_run(chrome: Any, timeout: float) -> None:
                 return element
         return None
 
-    target = _wait(item, timeout, "no hello.ipynb in the file browser")
+    target = wait_until(item, timeout, "no hello.ipynb in the file browser")
     ActionChains(chrome).double_click(target).perform()
 
     def idle_kernel() -> bool:
         status = chrome.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator")
         return bool(status) and status[0].get_attribute("data-status") == "idle"
 
-    _wait(idle_kernel, timeout, "the notebook's kernel did not become idle")
+    wait_until(idle_kernel, timeout, "the notebook's kernel did not become idle")
 
     def printed() -> bool:
         outputs = chrome.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
@@ -686,12 +675,12 @@ def _open_and_run(chrome: Any, timeout: float) -> None:
     # command as Shift+Enter). JupyterLab shows the kernel idle a moment before it will run a
     # cell, and then ignores the click: try again, a few times.
     for attempt in range(5):
-        prompt = _wait(
+        prompt = wait_until(
             lambda: chrome.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell .jp-InputPrompt"),
             timeout,
             "no cell in the notebook",
         )[0]
-        run = _wait(
+        run = wait_until(
             lambda: chrome.find_elements(
                 By.CSS_SELECTOR, '.jp-NotebookPanel-toolbar [data-jp-item-name="run"] jp-button'
             ),
@@ -701,18 +690,18 @@ def _open_and_run(chrome: Any, timeout: float) -> None:
         ActionChains(chrome).click(prompt).perform()
         ActionChains(chrome).click(run).perform()
         try:
-            _wait(printed, 3.0 if attempt < 4 else timeout, 'the cell did not print "hello"')
+            wait_until(printed, 3.0 if attempt < 4 else timeout, 'the cell did not print "hello"')
             break
         except TimeoutError:
             if attempt == 4:
                 raise
-    _wait(idle_kernel, timeout, "the kernel did not become idle after the cell")
+    wait_until(idle_kernel, timeout, "the kernel did not become idle after the cell")
     # Save it, so that leaving the page is not held up by "you have unsaved changes".
     save = chrome.find_elements(
         By.CSS_SELECTOR, '.jp-NotebookPanel-toolbar [data-jp-item-name="save"] jp-button'
     )[0]
     ActionChains(chrome).click(save).perform()
-    _wait(
+    wait_until(
         lambda: not chrome.find_elements(By.CSS_SELECTOR, ".lm-TabBar-tab.jp-mod-dirty"),
         timeout,
         "the notebook was not saved",

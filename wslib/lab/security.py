@@ -36,12 +36,12 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ..sync.server import Server, ServerConnection, serve
+from .browser import chromium_driver, wait_until
 from .scenario import Scenario
 
 __all__ = [
@@ -415,14 +415,6 @@ class AttackerSite:
         self.site.stop()
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout:g} s")
-        time.sleep(0.05)
-
-
 def hijack(
     driver: Any,
     *,
@@ -443,7 +435,7 @@ def hijack(
     with AccountService(check_origin=check_origin, listen_port=listen_port) as account:
         with AttackerSite(account.ws_url) as evil:
             driver.get(account.login_url("alice"))
-            _wait(lambda: bool(account.sessions), timeout, "alice did not log in")
+            wait_until(lambda: bool(account.sessions), timeout, "alice did not log in")
             driver.get(evil.url)
 
             def finished() -> bool:
@@ -454,7 +446,7 @@ def hijack(
                 expected = len(PRIVATE_MESSAGES["alice"])
                 return status.text == "open" and len(evil.stolen) >= expected
 
-            _wait(finished, timeout, "the attacker's page did not finish")
+            wait_until(finished, timeout, "the attacker's page did not finish")
             status = driver.find_element(By.ID, "status").text
             if screenshot is not None:
                 driver.save_screenshot(str(screenshot))
@@ -527,7 +519,7 @@ def inbox_in_browser(driver: Any, account: AccountService, timeout: float = 10) 
         return [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#inbox li")]
 
     with contextlib.suppress(TimeoutError):
-        _wait(lambda: len(shown()) >= expected, timeout, "the inbox did not fill")
+        wait_until(lambda: len(shown()) >= expected, timeout, "the inbox did not fill")
     result = {"messages": shown(), "status": driver.find_element(By.ID, "status").text}
     driver.get("about:blank")
     return result
@@ -618,8 +610,6 @@ def security_runs() -> dict[str, Any]:
     import base64
     import tempfile
 
-    from .browser import chromium_driver
-
     with chromium_driver() as driver, tempfile.TemporaryDirectory() as folder:
         shot = Path(folder) / "attack.png"
         attack = hijack(driver, check_origin=False, screenshot=shot)
@@ -635,8 +625,6 @@ def security_runs() -> dict[str, Any]:
 
 
 def _hijack_handshake() -> Any:
-    from .browser import chromium_driver
-
     with chromium_driver() as driver:
         _result, cap = hijack_capture(driver)
     return cap
