@@ -901,7 +901,9 @@ def _read_segments(source: str | Path | Iterable[Any]) -> list[_Segment]:
     for packet in packets:
         ip = packet.getlayer(IP)
         if ip is not None:
-            segment = _parse_ip(float(packet.time), bytes(ip))
+            # Microseconds, what a pcap file keeps: live packets and the file written from them
+            # must give the same figures (a median could round the other way otherwise).
+            segment = _parse_ip(round(float(packet.time), 6), bytes(ip))
             if segment is not None:
                 out.append(segment)
     return out
