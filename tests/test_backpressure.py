@@ -84,7 +84,9 @@ def test_sending_a_gibibyte_to_a_peer_that_never_reads_keeps_memory_flat(kind: s
             peak_stalled = tracemalloc.get_traced_memory()[1] - before
             # Then it reads everything: 1 GiB goes through, with the same flat memory.
             start = time.monotonic()
-            got = drain(raw.sock, messages * (MiB + 10), timeout=180)
+            # Frames that came in the same read as the 101 are already in the raw client's buffer.
+            early = len(raw.reader.buffer)
+            got = early + drain(raw.sock, messages * (MiB + 10) - early, timeout=180)
             assert done.wait(10)
             took = time.monotonic() - start
             peak = tracemalloc.get_traced_memory()[1] - before
